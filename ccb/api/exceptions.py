@@ -1,0 +1,31 @@
+"""One place that turns domain errors into HTTP answers a person can act on."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ccb import audit
+from ccb.choices import AuditAction
+from ccb.exceptions import CCBError, IllegalTransition, PacketInvalid, PolicyViolation
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, PolicyViolation):
+        if not exc.recorded:
+            exc.recorded = True
+            with transaction.atomic():
+                audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=None,
+                             data={"rule": exc.rule, "message": exc.message,
+                                   "path": context["request"].path if context.get("request") else ""})
+        return Response({"detail": exc.message, "rule": exc.rule}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, IllegalTransition):
+        return Response({"detail": exc.message, "status": exc.current}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, PacketInvalid):
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, CCBError):
+        return Response({"detail": exc.message}, status=exc.status_code)
+    if isinstance(exc, ObjectDoesNotExist):
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return drf_exception_handler(exc, context)

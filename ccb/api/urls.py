@@ -1,0 +1,26 @@
+from django.urls import path
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("boards", views.BoardViewSet, basename="board")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("templates", views.TemplateViewSet, basename="template")
+router.register("changes", views.ChangeRequestViewSet, basename="change")
+router.register("audit", views.AuditEventViewSet, basename="audit")
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token."""
+
+    throttle_classes = [views.TokenThrottle]
+    permission_classes = []
+
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("me/", views.StatusView.as_view(), name="api-me"),
+    *router.urls,
+]

@@ -1,0 +1,313 @@
+"""The v1 API. Views parse input, call one service or selector, and present the result."""
+
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from ccb import audit, selectors, services
+from ccb.api import serializers as s
+from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
+from ccb.choices import Status
+from ccb.exceptions import PacketInvalid
+
+
+def _valid(serializer_class, request, **kwargs):
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class BoardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.BoardSerializer
+    search_fields = ["name", "description"]
+    ordering_fields = ["name"]
+
+    def get_queryset(self):
+        return selectors.board_list(user=self.request.user).prefetch_related("memberships__user")
+
+    @extend_schema(request=s.BoardWriteSerializer, responses=s.BoardSerializer)
+    def create(self, request):
+        board = services.board_save(actor=request.user, data=_valid(s.BoardWriteSerializer, request))
+        return Response(s.BoardSerializer(board).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.BoardWriteSerializer, responses=s.BoardSerializer)
+    def partial_update(self, request, pk=None):
+        board = self.get_object()
+        data = _valid(s.BoardWriteSerializer, request, instance=board, partial=True)
+        board = services.board_save(actor=request.user, data=data, board=board)
+        return Response(s.BoardSerializer(board).data)
+
+
+class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ServiceSerializer
+    search_fields = ["name", "slug", "description"]
+    filterset_fields = ["board", "criticality"]
+
+    def get_queryset(self):
+        return selectors.service_list(user=self.request.user)
+
+    def create(self, request):
+        data = dict(_valid(s.ServiceSerializer, request))
+        depends_on = data.pop("depends_on", [])
+        svc = services.service_save(actor=request.user, data=data, depends_on=depends_on)
+        return Response(s.ServiceSerializer(svc).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        svc = self.get_object()
+        data = dict(_valid(s.ServiceSerializer, request, instance=svc, partial=True))
+        depends_on = data.pop("depends_on", None)
+        svc = services.service_save(actor=request.user, data=data, instance=svc, depends_on=depends_on)
+        return Response(s.ServiceSerializer(svc).data)
+
+
+class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TemplateSerializer
+    filterset_fields = ["board", "active"]
+    search_fields = ["name", "description"]
+
+    def get_queryset(self):
+        return selectors.template_list(user=self.request.user)
+
+    def create(self, request):
+        data = dict(_valid(s.TemplateSerializer, request))
+        svcs = data.pop("services", [])
+        template = services.template_save(actor=request.user, data=data, services=svcs)
+        return Response(s.TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        template = self.get_object()
+        data = dict(_valid(s.TemplateSerializer, request, instance=template, partial=True))
+        svcs = data.pop("services", None)
+        template = services.template_save(actor=request.user, data=data, instance=template, services=svcs)
+        return Response(s.TemplateSerializer(template).data)
+
+
+class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    filterset_class = ChangeRequestFilter
+    search_fields = ["title", "summary", "justification"]
+    ordering_fields = ["created_at", "updated_at", "submitted_at", "planned_start", "risk_level", "status", "title"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return selectors.change_request_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        return s.ChangeListSerializer
+
+    def get_object(self):
+        return selectors.change_request_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def _detail(self, change, code=status.HTTP_200_OK):
+        change = selectors.change_request_get(user=self.request.user, pk=change.pk)
+        return Response(s.ChangeDetailSerializer(change).data, status=code)
+
+    @extend_schema(request=s.ChangeCreateSerializer, responses={201: s.ChangeDetailSerializer})
+    def create(self, request):
+        data = dict(_valid(s.ChangeCreateSerializer, request))
+        template = data.pop("template", None)
+        if template is not None:
+            change = services.change_request_create_from_template(actor=request.user, template=template, data=data)
+        else:
+            change = services.change_request_create(actor=request.user, board=data.pop("board"), data=data)
+        return self._detail(change, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.ChangeDetailSerializer)
+    def retrieve(self, request, pk=None):
+        return self._detail(self.get_object())
+
+    @extend_schema(request=s.ChangeWriteSerializer, responses=s.ChangeDetailSerializer)
+    def partial_update(self, request, pk=None):
+        change = self.get_object()
+        data = dict(_valid(s.ChangeWriteSerializer, request, partial=True))
+        if "board" in data or "template" in data:
+            raise PacketInvalid({"board": ["A change stays with the board and template it was filed under."]})
+        return self._detail(services.change_request_update(change_id=change.pk, actor=request.user, data=data))
+
+    @extend_schema(request=None, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        change = self.get_object()
+        return self._detail(services.change_request_submit(change_id=change.pk, actor=request.user))
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["get"], url_path="entry-criteria")
+    def entry_criteria(self, request, pk=None):
+        change = self.get_object()
+        missing = services.entry_criteria(change)
+        return Response({"ready": not missing, "missing": missing})
+
+    @extend_schema(request=None, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        change = self.get_object()
+        return self._detail(services.change_request_start_review(change_id=change.pk, actor=request.user))
+
+    @extend_schema(request=s.ReasonInputSerializer, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        change = self.get_object()
+        data = _valid(s.ReasonInputSerializer, request)
+        return self._detail(services.change_request_withdraw(change_id=change.pk, actor=request.user,
+                                                             reason=data["reason"]))
+
+    @extend_schema(request=None, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def revise(self, request, pk=None):
+        change = self.get_object()
+        return self._detail(services.change_request_revise(change_id=change.pk, actor=request.user))
+
+    @extend_schema(methods=["get"], responses=s.VoteSerializer(many=True))
+    @extend_schema(methods=["post"], request=s.VoteInputSerializer, responses={201: s.VoteSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def votes(self, request, pk=None):
+        change = self.get_object()
+        if request.method == "GET":
+            votes = change.votes.select_related("voter", "revision").order_by("created_at", "id")
+            return Response(s.VoteSerializer(votes, many=True).data)
+        data = _valid(s.VoteInputSerializer, request)
+        vote = services.vote_cast(change_id=change.pk, voter=request.user, **data)
+        vote = change.votes.select_related("voter", "revision").get(pk=vote.pk)
+        return Response(s.VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def tally(self, request, pk=None):
+        change = self.get_object()
+        if change.current_revision_id is None:
+            return Response({"detail": "The change has not been submitted."}, status=status.HTTP_409_CONFLICT)
+        return Response(services.tally(change).as_dict())
+
+    @extend_schema(request=s.DecideInputSerializer, responses={201: s.DecisionSerializer})
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        change = self.get_object()
+        data = _valid(s.DecideInputSerializer, request)
+        decision = services.change_request_decide(change_id=change.pk, actor=request.user, **data)
+        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.DecisionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def decisions(self, request, pk=None):
+        change = self.get_object()
+        decisions = change.decisions.select_related("decided_by", "revision").prefetch_related(
+            "conditions__satisfied_by")
+        return Response(s.DecisionSerializer(decisions, many=True).data)
+
+    @extend_schema(request=s.EvidenceInputSerializer, responses=s.ConditionSerializer)
+    @action(detail=True, methods=["post"], url_path=r"conditions/(?P<condition_id>\d+)/satisfy")
+    def satisfy_condition(self, request, pk=None, condition_id=None):
+        change = self.get_object()
+        condition = selectors.condition_get(user=request.user, change=change, pk=condition_id)
+        data = _valid(s.EvidenceInputSerializer, request)
+        condition = services.condition_satisfy(condition_id=condition.pk, actor=request.user, **data)
+        return Response(s.ConditionSerializer(condition).data)
+
+    @extend_schema(request=s.ScheduleInputSerializer, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        change = self.get_object()
+        data = _valid(s.ScheduleInputSerializer, request)
+        return self._detail(services.change_request_schedule(change_id=change.pk, actor=request.user, **data))
+
+    @extend_schema(request=None, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def implement(self, request, pk=None):
+        change = self.get_object()
+        return self._detail(services.change_request_start_implementation(change_id=change.pk, actor=request.user))
+
+    @extend_schema(request=s.FinishInputSerializer, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def finish(self, request, pk=None):
+        change = self.get_object()
+        data = _valid(s.FinishInputSerializer, request)
+        return self._detail(services.change_request_finish_implementation(change_id=change.pk, actor=request.user,
+                                                                          **data))
+
+    @extend_schema(request=s.CloseInputSerializer, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        change = self.get_object()
+        data = dict(_valid(s.CloseInputSerializer, request))
+        review = data.pop("review")
+        return self._detail(services.change_request_close(change_id=change.pk, actor=request.user,
+                                                          exit_criteria=data, review=review))
+
+    @extend_schema(request=s.NotesInputSerializer, responses=s.ChangeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def retrospective(self, request, pk=None):
+        change = self.get_object()
+        data = _valid(s.NotesInputSerializer, request)
+        return self._detail(services.change_request_record_retrospective(change_id=change.pk, actor=request.user,
+                                                                         notes=data["notes"]))
+
+    @extend_schema(request=None, responses=s.RevisionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def revisions(self, request, pk=None):
+        change = self.get_object()
+        return Response(s.RevisionSerializer(change.revisions.select_related("created_by"), many=True).data)
+
+    @extend_schema(methods=["get"], responses=s.AttachmentSerializer(many=True))
+    @extend_schema(methods=["post"], request={"multipart/form-data": s.AttachmentInputSerializer},
+                   responses={201: s.AttachmentSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def attachments(self, request, pk=None):
+        change = self.get_object()
+        if request.method == "GET":
+            return Response(s.AttachmentSerializer(change.attachments.select_related("uploaded_by"), many=True).data)
+        data = _valid(s.AttachmentInputSerializer, request)
+        attachment = services.attachment_add(change_id=change.pk, actor=request.user, upload=data["file"],
+                                             kind=data["kind"], signed_by=data["signed_by"],
+                                             signed_on=data["signed_on"])
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)/download")
+    def download(self, request, pk=None, attachment_id=None):
+        change = self.get_object()
+        attachment = change.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            return Response({"detail": "No attachment with that id on this change."}, status=404)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                                content_type=attachment.content_type)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.AuditEventSerializer
+    filterset_class = AuditEventFilter
+    ordering_fields = ["seq", "at"]
+    ordering = ["-seq"]
+    search_fields = ["action", "actor_name", "data"]
+
+    def get_queryset(self):
+        return selectors.audit_event_list(user=self.request.user)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"])
+    def verify(self, request):
+        selectors.audit_event_list(user=request.user)
+        result = audit.verify()
+        return Response(result.as_dict(), status=status.HTTP_200_OK if result.ok else status.HTTP_409_CONFLICT)
+
+
+class TokenThrottle(AnonRateThrottle):
+    scope = "token"
+
+
+class StatusView(APIView):
+    """Who you are and what you can do, for clients that adapt to the signed-in person."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        boards = selectors.boards_with_role(user=request.user).prefetch_related("memberships")
+        roles = {
+            b.slug: sorted(m.role for m in b.memberships.all() if m.user_id == request.user.pk) for b in boards
+        }
+        return Response({"username": request.user.get_username(), "roles": roles,
+                         "can_read_audit": selectors.can_read_audit(user=request.user),
+                         "states": Status.values})

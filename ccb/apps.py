@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CcbConfig(AppConfig):
+    name = "ccb"
+    verbose_name = "Change Control Board"

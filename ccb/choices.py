@@ -1,0 +1,162 @@
+"""Enumerations and the one map of legal change-request transitions."""
+
+from django.db import models
+
+
+class ChangeType(models.TextChoices):
+    STANDARD = "standard", "Standard (pre-approved template)"
+    NORMAL = "normal", "Normal"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    APPROVED_WITH_CONDITIONS = "approved_with_conditions", "Approved with conditions"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    SCHEDULED = "scheduled", "Scheduled"
+    IMPLEMENTING = "implementing", "Implementing"
+    COMPLETED = "completed", "Completed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    FAILED = "failed", "Failed"
+    CLOSED = "closed", "Closed"
+
+
+APPROVED_STATES = frozenset({Status.APPROVED, Status.APPROVED_WITH_CONDITIONS})
+REVIEW_STATES = frozenset({Status.SUBMITTED, Status.IN_REVIEW})
+OUTCOME_STATES = frozenset({Status.COMPLETED, Status.ROLLED_BACK, Status.FAILED})
+
+# The only legal moves. Every transition service checks this map before it writes.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.SUBMITTED, Status.APPROVED, Status.WITHDRAWN}),
+    Status.SUBMITTED: frozenset({Status.IN_REVIEW, Status.WITHDRAWN, *APPROVED_STATES, Status.REJECTED}),
+    Status.IN_REVIEW: frozenset({*APPROVED_STATES, Status.REJECTED, Status.WITHDRAWN}),
+    Status.APPROVED: frozenset({Status.SCHEDULED, Status.WITHDRAWN}),
+    Status.APPROVED_WITH_CONDITIONS: frozenset({Status.SCHEDULED, Status.WITHDRAWN}),
+    Status.REJECTED: frozenset({Status.DRAFT}),
+    Status.WITHDRAWN: frozenset(),
+    Status.SCHEDULED: frozenset({Status.IMPLEMENTING, Status.SCHEDULED, Status.WITHDRAWN}),
+    Status.IMPLEMENTING: frozenset(OUTCOME_STATES),
+    Status.COMPLETED: frozenset({Status.CLOSED}),
+    Status.ROLLED_BACK: frozenset({Status.CLOSED}),
+    Status.FAILED: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging"
+    TEST = "test", "Test"
+    DEVELOPMENT = "development", "Development"
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2, RiskLevel.CRITICAL: 3}
+
+
+class Criticality(models.TextChoices):
+    TIER_1 = "tier1", "Tier 1 (business critical)"
+    TIER_2 = "tier2", "Tier 2"
+    TIER_3 = "tier3", "Tier 3"
+
+
+class BoardRole(models.TextChoices):
+    MEMBER = "member", "Member"
+    CHAIR = "chair", "Chair"
+    IMPLEMENTER = "implementer", "Implementer"
+    VERIFIER = "verifier", "Verifier"
+    AUDITOR = "auditor", "Auditor"
+
+
+# Object permission on the board that each role carries (django-guardian).
+ROLE_PERMISSIONS = {
+    BoardRole.MEMBER: "board_member",
+    BoardRole.CHAIR: "board_chair",
+    BoardRole.IMPLEMENTER: "board_implementer",
+    BoardRole.VERIFIER: "board_verifier",
+    BoardRole.AUDITOR: "board_auditor",
+}
+
+
+class VoteDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    ABSTAIN = "abstain", "Abstain"
+
+
+class DecisionOutcome(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    APPROVED_WITH_CONDITIONS = "approved_with_conditions", "Approved with conditions"
+    REJECTED = "rejected", "Rejected"
+
+
+class DecisionBasis(models.TextChoices):
+    QUORUM = "quorum", "Board quorum met"
+    CHAIR = "chair", "Chair's decision"
+    TEMPLATE = "template", "Pre-approved standard template"
+    UNREACHABLE = "unreachable", "Quorum can no longer be reached"
+    CONSENSUS = "consensus", "Consensus broken by a reject"
+
+
+class ConditionKind(models.TextChoices):
+    MANUAL = "manual", "Manual (attested with evidence)"
+    AUTOMATED = "automated", "Automated check at a gate"
+
+
+class NotificationAudience(models.TextChoices):
+    NONE = "none", "No customer notification"
+    AFFECTED = "affected", "Customers of the affected services"
+    ALL = "all", "All customers"
+    INTERNAL = "internal", "Internal stakeholders only"
+
+
+class NotificationTiming(models.TextChoices):
+    ON_SCHEDULE = "on_schedule", "When the change is scheduled"
+    AT_START = "at_start", "When the deployment starts"
+
+
+class AttachmentKind(models.TextChoices):
+    VALIDATION_REPORT = "validation_report", "Validation report (Phase 5)"
+    EVIDENCE = "evidence", "Other evidence"
+
+
+class AuditAction(models.TextChoices):
+    """Stable event names: never rename or reuse one."""
+
+    CHANGE_CREATED = "change.created"
+    CHANGE_UPDATED = "change.updated"
+    CHANGE_SUBMITTED = "change.submitted"
+    CHANGE_REVISED = "change.revised"
+    CHANGE_REVIEW_STARTED = "change.review_started"
+    CHANGE_WITHDRAWN = "change.withdrawn"
+    CHANGE_DECIDED = "change.decided"
+    CHANGE_SCHEDULED = "change.scheduled"
+    CHANGE_IMPLEMENTATION_STARTED = "change.implementation_started"
+    CHANGE_IMPLEMENTATION_FINISHED = "change.implementation_finished"
+    CHANGE_CLOSED = "change.closed"
+    CHANGE_RETROSPECTIVE = "change.retrospective_reviewed"
+    VOTE_CAST = "vote.cast"
+    VOTES_VOIDED = "vote.voided"
+    CONDITION_SATISFIED = "condition.satisfied"
+    ATTACHMENT_ADDED = "attachment.added"
+    POLICY_REFUSED = "policy.refused"
+    BOARD_CREATED = "board.created"
+    BOARD_UPDATED = "board.updated"
+    BOARD_ROLE_GRANTED = "board.role_granted"
+    BOARD_ROLE_REVOKED = "board.role_revoked"
+    SERVICE_CREATED = "service.created"
+    SERVICE_UPDATED = "service.updated"
+    TEMPLATE_CREATED = "template.created"
+    TEMPLATE_UPDATED = "template.updated"
+    RUNBOOK_CREATED = "runbook.version_created"
+    RUNBOOK_APPROVED = "runbook.version_approved"

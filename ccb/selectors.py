@@ -1,0 +1,71 @@
+"""Every permission-sensitive read. Each takes the asking user and returns only what they may see."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from ccb import policies
+from ccb.choices import BoardRole
+from ccb.exceptions import PolicyViolation
+from ccb.models import AuditEvent, Board, ChangeRequest, Condition, Service, StandardChangeTemplate
+
+
+def boards_with_role(*, user: AbstractBaseUser) -> QuerySet[Board]:
+    """Boards on which the user holds any role (granted directly or through a group)."""
+    if user.is_superuser:
+        return Board.objects.all()
+    return get_objects_for_user(user, "ccb.view_board", klass=Board, accept_global_perms=False)
+
+
+def board_list(*, user: AbstractBaseUser) -> QuerySet[Board]:
+    # Board names and rules are not secret: anyone filing a change must be able to pick one.
+    return Board.objects.all()
+
+
+def service_list(*, user: AbstractBaseUser) -> QuerySet[Service]:
+    return Service.objects.select_related("board", "owner").prefetch_related("depends_on")
+
+
+def template_list(*, user: AbstractBaseUser) -> QuerySet[StandardChangeTemplate]:
+    return StandardChangeTemplate.objects.select_related("board", "runbook_version__runbook").prefetch_related(
+        "services"
+    )
+
+
+def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+    """Changes on boards where the user holds a role, plus the ones they requested or implement."""
+    qs = ChangeRequest.objects.select_related("board", "requester", "implementer").prefetch_related("services")
+    if user.is_superuser:
+        return qs
+    board_ids = list(boards_with_role(user=user).values_list("pk", flat=True))
+    return qs.filter(Q(board_id__in=board_ids) | Q(requester=user) | Q(implementer=user))
+
+
+def change_request_get(*, user: AbstractBaseUser, pk: int) -> ChangeRequest:
+    """The change, or 404 for one that is missing or that the user may not see (the two look alike)."""
+    try:
+        return change_request_list(user=user).get(pk=pk)
+    except (ChangeRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404("No change request with that id.") from None
+
+
+def condition_get(*, user: AbstractBaseUser, change: ChangeRequest, pk: int) -> Condition:
+    try:
+        return change.conditions.get(pk=pk)
+    except (Condition.DoesNotExist, ValueError, TypeError):
+        raise Http404("No condition with that id on this change.") from None
+
+
+def can_read_audit(*, user: AbstractBaseUser) -> bool:
+    if user.is_superuser:
+        return True
+    return any(policies.has_role(user, board, BoardRole.AUDITOR) or policies.has_role(user, board, BoardRole.CHAIR)
+               for board in boards_with_role(user=user))
+
+
+def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
+    """The whole chain, for auditors and chairs; a chain is only verifiable when read whole."""
+    if not can_read_audit(user=user):
+        raise PolicyViolation("auditors_only", "Only auditors and board chairs read the audit trail.", actor=user)
+    return AuditEvent.objects.all()

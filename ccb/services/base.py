@@ -1,0 +1,46 @@
+"""What every service shares: its transaction, the refusal audit, locking and the transition check."""
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.db import transaction
+
+from ccb import audit
+from ccb.choices import TRANSITIONS, AuditAction
+from ccb.exceptions import IllegalTransition, PolicyViolation
+from ccb.models import ChangeRequest
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def service(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` in one transaction. A refusal rolls it back and is then audited on its own."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except PolicyViolation as exc:
+            if not exc.recorded:
+                exc.recorded = True
+                with transaction.atomic():
+                    audit.record(
+                        actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=exc.target,
+                        data={"rule": exc.rule, "service": func.__name__, "message": exc.message},
+                    )
+            raise
+
+    return wrapper
+
+
+def lock_change(change_id: int) -> ChangeRequest:
+    """The change row, locked for the rest of the transaction; every transition starts here."""
+    return ChangeRequest.objects.select_for_update(of=("self",)).select_related("board", "current_revision").get(pk=change_id)
+
+
+def assert_transition(change: ChangeRequest, target: str, action: str) -> None:
+    if target not in TRANSITIONS[change.status]:
+        raise IllegalTransition(change.status, action)

@@ -1,0 +1,351 @@
+"""Filing, editing, submitting, withdrawing and revising change requests."""
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from guardian.shortcuts import get_users_with_perms
+
+from ccb import audit, policies, quorum, revisions, risk
+from ccb.choices import (
+    REVIEW_STATES,
+    AttachmentKind,
+    AuditAction,
+    BoardRole,
+    ChangeType,
+    DecisionBasis,
+    DecisionOutcome,
+    NotificationAudience,
+    Status,
+)
+from ccb.exceptions import IllegalTransition, PacketInvalid
+from ccb.models import Attachment, Board, ChangeRequest, ChangeRevision, Decision, StandardChangeTemplate, Vote
+from ccb.models.changes import PACKET_FIELDS
+
+from .base import assert_transition, lock_change, service
+from .uploads import ALLOWED_TYPES, inspect_upload
+
+EDITABLE_STATES = frozenset({Status.DRAFT, *REVIEW_STATES})
+
+
+def _validate(change: ChangeRequest, services: list | None) -> None:
+    errors = risk.validate_answers(change.risk_answers)
+    if change.requested_start and change.requested_end and change.requested_end <= change.requested_start:
+        errors["requested_end"] = ["The requested window must end after it starts."]
+    for svc in services or []:
+        if svc.board_id != change.board_id:
+            errors.setdefault("services", []).append(f"{svc} is governed by {svc.board}, not {change.board}.")
+    if errors:
+        raise PacketInvalid(errors)
+
+
+def _apply(change: ChangeRequest, data: dict[str, Any]) -> list[str]:
+    """Copy packet fields from data onto change; returns the names that changed."""
+    changed = []
+    for name in (*PACKET_FIELDS, "implementer", "runbook_version"):
+        if name in data and name not in ("risk_level", "change_type") and getattr(change, name) != data[name]:
+            setattr(change, name, data[name])
+            changed.append(name)
+    return changed
+
+
+def _recompute_risk(change: ChangeRequest) -> None:
+    criticalities = change.services.values_list("criticality", flat=True) if change.pk else []
+    change.risk_level = risk.compute_level(change.risk_answers, criticalities)
+
+
+def _set_services(change: ChangeRequest, services: list | None) -> bool:
+    if services is None:
+        return False
+    before = set(change.services.values_list("pk", flat=True))
+    change.services.set(services)
+    return before != {s.pk for s in services}
+
+
+@service
+def change_request_create(*, actor: AbstractBaseUser, board: Board, data: dict[str, Any]) -> ChangeRequest:
+    policies.assert_not_read_only(actor=actor, board=board, target=board)
+    change_type = data.get("change_type", ChangeType.NORMAL)
+    if change_type == ChangeType.STANDARD:
+        raise PacketInvalid({"change_type": ["Standard changes are created from a pre-approved template."]})
+    change = ChangeRequest(board=board, requester=actor, change_type=change_type, title=data.get("title", ""))
+    services = data.get("services")
+    _apply(change, data)
+    _validate(change, services)
+    policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
+    change.save()
+    _set_services(change, services)
+    _recompute_risk(change)
+    change.save(update_fields=["risk_level"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_CREATED, target=change,
+                 data={"board": board.pk, "type": change_type, "title": change.title})
+    return change
+
+
+@service
+def change_request_create_from_template(*, actor: AbstractBaseUser, template: StandardChangeTemplate,
+                                        data: dict[str, Any]) -> ChangeRequest:
+    policies.assert_not_read_only(actor=actor, board=template.board, target=template)
+    if not template.active or template.approved_at is None:
+        raise PacketInvalid({"template": [f"'{template}' is not an active, board-approved template."]})
+    merged = {**template.packet_defaults, **{k: v for k, v in data.items() if k != "services"}}
+    change = ChangeRequest(board=template.board, requester=actor, change_type=ChangeType.STANDARD,
+                           template=template, environment=template.environment,
+                           runbook_version=template.runbook_version)
+    _apply(change, merged)
+    change.runbook_version = template.runbook_version
+    _validate(change, None)
+    policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
+    change.save()
+    change.services.set(template.services.all())
+    _recompute_risk(change)
+    change.save(update_fields=["risk_level"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_CREATED, target=change,
+                 data={"board": template.board_id, "type": ChangeType.STANDARD, "template": template.pk})
+    return change
+
+
+def _new_revision(change: ChangeRequest, actor: AbstractBaseUser) -> ChangeRevision:
+    content = revisions.snapshot(change)
+    number = (change.current_revision.number + 1) if change.current_revision_id else 1
+    revision = ChangeRevision.objects.create(
+        change=change, number=number, content=content, content_hash=revisions.content_hash(content),
+        runbook_hash=change.runbook_version.content_hash if change.runbook_version_id else "", created_by=actor,
+    )
+    change.current_revision = revision
+    return revision
+
+
+def _void_votes(change: ChangeRequest, actor: AbstractBaseUser) -> int:
+    voided = Vote.objects.filter(change=change, voided_at__isnull=True).update(voided_at=timezone.now())
+    if voided:
+        audit.record(actor=actor, action=AuditAction.VOTES_VOIDED, target=change,
+                     data={"count": voided, "revision": change.current_revision.content_hash})
+    return voided
+
+
+def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser, changed: list[str]) -> None:
+    """A change under review that is edited gets a new revision; votes on the old one no longer count."""
+    if change.status not in REVIEW_STATES:
+        return
+    old = change.current_revision
+    revision = _new_revision(change, actor)
+    change.save(update_fields=["current_revision"])
+    _void_votes(change, actor)
+    audit.record(actor=actor, action=AuditAction.CHANGE_REVISED, target=change,
+                 data={"from": old.content_hash if old else None, "to": revision.content_hash,
+                       "number": revision.number, "fields": changed})
+
+
+@service
+def change_request_update(*, change_id: int, actor: AbstractBaseUser, data: dict[str, Any]) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_edit(actor=actor, change=change)
+    if change.status not in EDITABLE_STATES:
+        raise IllegalTransition(change.status, "edit")
+    if change.change_type == ChangeType.STANDARD and "runbook_version" in data:
+        raise PacketInvalid({"runbook_version": ["A standard change runs its template's runbook."]})
+    services = data.get("services")
+    changed = _apply(change, data)
+    _validate(change, services)
+    if "implementer" in changed:
+        policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
+    if _set_services(change, services):
+        changed.append("services")
+    if not changed:
+        return change
+    _recompute_risk(change)
+    change.save()
+    audit.record(actor=actor, action=AuditAction.CHANGE_UPDATED, target=change, data={"fields": sorted(changed)})
+    _packet_changed_under_review(change, actor, sorted(changed))
+    return change
+
+
+def eligible_voters(change: ChangeRequest) -> tuple[set[int], set[int]]:
+    """(eligible member ids, chair ids among them): members and chair, less requesters and implementer.
+
+    Read from the board's object permissions, granted to people directly or through groups; a person
+    holding several roles counts once.
+    """
+    holders = get_users_with_perms(change.board, attach_perms=True, with_group_users=True,
+                                   only_with_perms_in=["board_member", "board_chair"])
+    authors = {change.requester_id, *change.revisions.values_list("created_by_id", flat=True)}
+    excluded = authors | {change.implementer_id}
+    members = {u.pk for u in holders if u.is_active} - excluded
+    chairs = {u.pk for u, perms in holders.items() if u.is_active and "board_chair" in perms} - excluded
+    return members, chairs
+
+
+def entry_criteria(change: ChangeRequest) -> dict[str, list[str]]:
+    """What stands between the packet and submission, one message per missing item."""
+    missing: dict[str, list[str]] = {}
+
+    def need(key: str, message: str) -> None:
+        missing.setdefault(key, []).append(message)
+
+    normal = change.change_type == ChangeType.NORMAL
+    standard = change.change_type == ChangeType.STANDARD
+    for name in ("title", "summary", "justification"):
+        if not getattr(change, name).strip():
+            need(name, "Required before submitting.")
+    if not change.services.exists():
+        need("services", "Name at least one affected service.")
+    if not standard:
+        if change.users_affected is None:
+            need("users_affected", "Say how many users the change affects (0 if none).")
+        if change.expected_downtime_minutes is None:
+            need("expected_downtime_minutes", "Give the expected downtime in minutes (0 if none).")
+        for key in risk.unanswered(change.risk_answers):
+            need(f"risk_answers.{key}", f"Answer: {risk.QUESTIONS[key]['label']}")
+        if not change.open_issues_resolved:
+            need("open_issues_resolved", "Attest that no critical or high issue is open.")
+    if normal:
+        if change.roi_cost is None or change.roi_benefit is None:
+            need("roi", "Give the ROI: cost and benefit.")
+        if not change.test_environments_validated:
+            need("test_environments_validated", "Confirm the test environments were validated.")
+        report = change.attachments.filter(kind=AttachmentKind.VALIDATION_REPORT).exclude(signed_by="")
+        if not report.filter(signed_on__isnull=False).exists():
+            need("validation_report", "Attach the signed Phase 5 validation report (signer and date).")
+    if not change.rollback_steps.strip() or change.rollback_minutes is None:
+        need("rollback_plan", "Describe the rollback steps and the time they take.")
+    if change.runbook_version_id is None:
+        need("runbook_version", "Link the deployment runbook.")
+    elif change.runbook_version.approved_at is None:
+        need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
+    if change.notification_audience != NotificationAudience.NONE and not (
+        change.notification_subject.strip() and change.notification_body.strip()
+    ):
+        need("notification", "Draft the customer notification (subject and body) for its audience.")
+    if change.implementer_id is None:
+        need("implementer", "Assign the implementer.")
+    if standard and change.template and change.risk_level not in _levels_up_to(change.template.max_risk):
+        need("risk_level", f"Risk is {change.risk_level}; the template covers up to {change.template.max_risk}.")
+    if not standard:
+        members, chairs = eligible_voters(change)
+        why = quorum.reachable(board=change.board, change_type=change.change_type, risk_level=change.risk_level,
+                               eligible_ids=members, chair_ids=chairs)
+        if why:
+            need("quorum", why)
+    return missing
+
+
+def _levels_up_to(level: str) -> list[str]:
+    from ccb.choices import RISK_ORDER
+
+    return [lvl for lvl, rank in RISK_ORDER.items() if rank <= RISK_ORDER[level]]
+
+
+@service
+def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_edit(actor=actor, change=change)
+    standard = change.change_type == ChangeType.STANDARD
+    assert_transition(change, Status.APPROVED if standard else Status.SUBMITTED, "submit")
+    policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
+    _recompute_risk(change)
+    missing = entry_criteria(change)
+    if missing:
+        raise PacketInvalid(missing)
+    revision = _new_revision(change, actor)
+    now = timezone.now()
+    change.submitted_at = now
+    change.status = Status.SUBMITTED
+    change.save()
+    audit.record(actor=actor, action=AuditAction.CHANGE_SUBMITTED, target=change,
+                 data={"revision": revision.content_hash, "number": revision.number,
+                       "runbook": revision.runbook_hash, "risk": change.risk_level})
+    if standard:
+        record_decision(change=change, outcome=DecisionOutcome.APPROVED, basis=DecisionBasis.TEMPLATE, actor=None,
+                        rationale=f"Pre-approved by {change.board} as template '{change.template}'.")
+    return change
+
+
+def record_decision(*, change: ChangeRequest, outcome: str, basis: str, actor: AbstractBaseUser | None,
+                    rationale: str = "", conditions: list[dict] | None = None) -> Decision:
+    """Write the decision on the current revision and move the change; caller holds the row lock."""
+    from ccb.models import Condition
+
+    revision = change.current_revision
+    decision = Decision.objects.create(
+        change=change, revision=revision, outcome=outcome, basis=basis, decided_by=actor, rationale=rationale,
+        revision_hash=revision.content_hash, runbook_hash=revision.runbook_hash,
+    )
+    for cond in conditions or []:
+        Condition.objects.create(change=change, decision=decision, kind=cond.get("kind", "manual"),
+                                 text=cond["text"], automated_check=cond.get("check", {}), proposed_by=cond.get("proposed_by"))
+    now = timezone.now()
+    change.status = outcome
+    change.decided_at = now
+    if change.change_type == ChangeType.EMERGENCY and outcome != DecisionOutcome.REJECTED:
+        change.review_due_at = now + timedelta(days=change.board.emergency_review_days)
+    change.save(update_fields=["status", "decided_at", "review_due_at", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_DECIDED, target=change,
+                 data={"outcome": outcome, "basis": basis, "revision": decision.revision_hash,
+                       "runbook": decision.runbook_hash, "conditions": [c["text"] for c in conditions or []],
+                       "rationale": rationale})
+    return decision
+
+
+@service
+def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: str = "") -> ChangeRequest:
+    change = lock_change(change_id)
+    if not policies.has_role(actor, change.board, BoardRole.CHAIR) or policies.is_author(actor, change):
+        policies.assert_can_edit(actor=actor, change=change)
+    assert_transition(change, Status.WITHDRAWN, "withdraw")
+    previous = change.status
+    change.status = Status.WITHDRAWN
+    change.save(update_fields=["status", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_WITHDRAWN, target=change,
+                 data={"from": previous, "reason": reason})
+    return change
+
+
+@service
+def change_request_revise(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+    """A rejected change goes back to draft so its requester can address the board and resubmit."""
+    change = lock_change(change_id)
+    policies.assert_can_edit(actor=actor, change=change)
+    assert_transition(change, Status.DRAFT, "revise")
+    change.status = Status.DRAFT
+    change.save(update_fields=["status", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_UPDATED, target=change,
+                 data={"from": Status.REJECTED, "to": Status.DRAFT})
+    return change
+
+
+@service
+def attachment_add(*, change_id: int, actor: AbstractBaseUser, upload: UploadedFile, kind: str,
+                   signed_by: str = "", signed_on=None) -> Attachment:
+    change = lock_change(change_id)
+    policies.assert_can_edit(actor=actor, change=change)
+    if change.status not in EDITABLE_STATES:
+        raise IllegalTransition(change.status, "attach files to")
+    errors: dict[str, list[str]] = {}
+    content_type = inspect_upload(upload, errors)
+    if kind == AttachmentKind.VALIDATION_REPORT and not (signed_by.strip() and signed_on):
+        errors["signed_by"] = ["A validation report needs its signer and the date it was signed."]
+    if errors:
+        raise PacketInvalid(errors)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    attachment = Attachment(
+        change=change, kind=kind, original_name=upload.name[:200], content_type=content_type, size=upload.size,
+        sha256=digest.hexdigest(), signed_by=signed_by.strip(), signed_on=signed_on, uploaded_by=actor,
+    )
+    attachment.file.save(f"upload.{ALLOWED_TYPES[content_type]}", upload, save=False)
+    try:
+        attachment.save()
+        audit.record(actor=actor, action=AuditAction.ATTACHMENT_ADDED, target=change,
+                     data={"attachment": attachment.pk, "kind": kind, "sha256": attachment.sha256,
+                           "name": attachment.original_name})
+        _packet_changed_under_review(change, actor, ["attachments"])
+    except BaseException:
+        attachment.file.delete(save=False)  # the row is rolled back, so the file must go too
+        raise
+    return attachment

@@ -1,0 +1,153 @@
+"""After the decision: conditions, scheduling, implementation, closing and the emergency retrospective."""
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from ccb import audit, policies, revisions
+from ccb.choices import APPROVED_STATES, OUTCOME_STATES, AuditAction, BoardRole, ChangeType, Status
+from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
+from ccb.models import ChangeRequest, Condition
+
+from .base import assert_transition, lock_change, service
+
+EXIT_CRITERIA = {
+    "smoke_tests_passed": "Smoke tests passed in production.",
+    "monitoring_normal": "Monitoring shows normal behaviour.",
+    "notifications_sent": "Customer and stakeholder notifications were sent.",
+}
+
+
+def approval_binding_error(change: ChangeRequest) -> str:
+    """Why what would execute now differs from what the board approved, or '' when it matches."""
+    decision = change.decisions.filter(revision=change.current_revision).first()
+    if decision is None or decision.outcome not in APPROVED_STATES:
+        return "The current revision of this change has no approval."
+    current = revisions.content_hash(revisions.snapshot(change))
+    if current != decision.revision_hash:
+        return "The packet differs from the approved revision; it must be approved again."
+    runbook_hash = change.runbook_version.content_hash if change.runbook_version_id else ""
+    if runbook_hash != decision.runbook_hash:
+        return "The runbook differs from the approved runbook version."
+    return ""
+
+
+@service
+def condition_satisfy(*, condition_id: int, actor: AbstractBaseUser, evidence: str) -> Condition:
+    condition = Condition.objects.select_for_update().select_related("change__board").get(pk=condition_id)
+    change = condition.change
+    if actor.pk not in (change.requester_id, change.implementer_id):
+        policies.assert_can_implement(actor=actor, change=change)
+    if condition.satisfied_at:
+        raise Conflict("This condition was already met.")
+    if not evidence.strip():
+        raise PacketInvalid({"evidence": ["Say how the condition was met (a link or a note)."]})
+    condition.satisfied_at, condition.satisfied_by, condition.evidence = timezone.now(), actor, evidence.strip()
+    condition.save()
+    audit.record(actor=actor, action=AuditAction.CONDITION_SATISFIED, target=change,
+                 data={"condition": condition.pk, "text": condition.text, "evidence": condition.evidence})
+    return condition
+
+
+@service
+def change_request_schedule(*, change_id: int, actor: AbstractBaseUser, planned_start: datetime,
+                            planned_end: datetime) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_schedule(actor=actor, change=change)
+    assert_transition(change, Status.SCHEDULED, "schedule")
+    if planned_end <= planned_start:
+        raise PacketInvalid({"planned_end": ["The planned end must come after the planned start."]})
+    if planned_start < timezone.now():
+        raise PacketInvalid({"planned_start": ["The planned start is in the past."]})
+    if change.implementer_id is None:
+        raise Conflict("Assign an implementer before scheduling.")
+    previous = (change.planned_start, change.planned_end)
+    change.planned_start, change.planned_end, change.status = planned_start, planned_end, Status.SCHEDULED
+    change.save(update_fields=["planned_start", "planned_end", "status", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_SCHEDULED, target=change,
+                 data={"start": planned_start, "end": planned_end,
+                       "previous": [p.isoformat() if p else None for p in previous]})
+    return change
+
+
+@service
+def change_request_start_implementation(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_implement(actor=actor, change=change)
+    assert_transition(change, Status.IMPLEMENTING, "start implementing")
+    binding = approval_binding_error(change)
+    if binding:
+        raise Conflict(binding)
+    open_conditions = list(change.conditions.filter(satisfied_at__isnull=True, kind="manual")
+                           .values_list("text", flat=True))
+    if open_conditions:
+        raise Conflict("Conditions of the approval are not met yet: " + "; ".join(open_conditions))
+    change.status, change.implementation_started_at = Status.IMPLEMENTING, timezone.now()
+    change.save(update_fields=["status", "implementation_started_at", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_IMPLEMENTATION_STARTED, target=change,
+                 data={"revision": change.current_revision.content_hash,
+                       "runbook": change.current_revision.runbook_hash})
+    return change
+
+
+@service
+def change_request_finish_implementation(*, change_id: int, actor: AbstractBaseUser, outcome: str,
+                                         notes: str = "") -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_implement(actor=actor, change=change)
+    if outcome not in OUTCOME_STATES:
+        raise PacketInvalid({"outcome": [f"Choose one of: {', '.join(sorted(OUTCOME_STATES))}."]})
+    assert_transition(change, outcome, "record the outcome of")
+    change.status, change.implementation_finished_at = outcome, timezone.now()
+    change.implementation_notes = notes.strip()
+    change.save(update_fields=["status", "implementation_finished_at", "implementation_notes", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED, target=change,
+                 data={"outcome": outcome, "notes": change.implementation_notes})
+    return change
+
+
+@service
+def change_request_close(*, change_id: int, actor: AbstractBaseUser, exit_criteria: dict[str, bool],
+                         review: str) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_close(actor=actor, change=change)
+    assert_transition(change, Status.CLOSED, "close")
+    errors: dict[str, list[str]] = {}
+    if not review.strip():
+        errors["review"] = ["Write the post-implementation review."]
+    if change.status == Status.COMPLETED:
+        for key, text in EXIT_CRITERIA.items():
+            if exit_criteria.get(key) is not True:
+                errors[key] = [f"Exit criterion not confirmed: {text}"]
+    if errors:
+        raise PacketInvalid(errors)
+    change.exit_criteria = {**{k: bool(exit_criteria.get(k)) for k in EXIT_CRITERIA}, "review": review.strip()}
+    change.status, change.closed_at = Status.CLOSED, timezone.now()
+    change.save(update_fields=["exit_criteria", "status", "closed_at", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_CLOSED, target=change, data=change.exit_criteria)
+    return change
+
+
+@service
+def change_request_record_retrospective(*, change_id: int, actor: AbstractBaseUser, notes: str) -> ChangeRequest:
+    """The full board review an emergency change owes after the fact."""
+    change = lock_change(change_id)
+    if change.change_type != ChangeType.EMERGENCY:
+        raise Conflict("Only emergency changes have a retrospective review.")
+    policies.assert_can_review_retrospective(actor=actor, change=change)
+    if change.decided_at is None:
+        raise IllegalTransition(change.status, "review the retrospective of")
+    if change.retrospective_at:
+        raise Conflict("The retrospective review is already recorded.")
+    if not notes.strip():
+        raise PacketInvalid({"notes": ["Record what the board found in its review."]})
+    change.retrospective_at, change.retrospective_by = timezone.now(), actor
+    change.retrospective_notes = notes.strip()
+    change.save(update_fields=["retrospective_at", "retrospective_by", "retrospective_notes", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_RETROSPECTIVE, target=change,
+                 data={"notes": change.retrospective_notes,
+                       "overdue": bool(change.review_due_at and change.review_due_at < change.retrospective_at)})
+    return change
+
+

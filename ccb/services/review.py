@@ -1,0 +1,115 @@
+"""Votes, the quorum evaluation after each vote, and the chair's decision."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from ccb import audit, policies, quorum
+from ccb.choices import REVIEW_STATES, AuditAction, BoardRole, DecisionBasis, DecisionOutcome, Status, VoteDecision
+from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
+from ccb.models import ChangeRequest, Decision, Vote
+
+from .base import assert_transition, lock_change, service
+from .changes import eligible_voters, record_decision
+
+
+def _clean_conditions(conditions: list[Any] | None) -> list[str]:
+    cleaned = [str(c).strip() for c in conditions or [] if str(c).strip()]
+    if len(cleaned) > 20:
+        raise PacketInvalid({"conditions": ["At most 20 conditions per vote."]})
+    return cleaned
+
+
+def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
+    assert_transition(change, Status.IN_REVIEW, "put on the agenda")
+    change.status = Status.IN_REVIEW
+    change.save(update_fields=["status", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.CHANGE_REVIEW_STARTED, target=change,
+                 data={"revision": change.current_revision.content_hash})
+
+
+@service
+def change_request_start_review(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+    """Put a submitted change on the board's agenda."""
+    change = lock_change(change_id)
+    if not (policies.has_role(actor, change.board, BoardRole.CHAIR)
+            or policies.has_role(actor, change.board, BoardRole.MEMBER)):
+        policies.assert_can_vote(actor=actor, change=change)
+    _start_review(change, actor)
+    return change
+
+
+def tally(change: ChangeRequest) -> quorum.Tally:
+    members, chairs = eligible_voters(change)
+    votes = [
+        (v.voter_id, v.decision, v.conditions)
+        for v in Vote.objects.filter(revision=change.current_revision, voided_at__isnull=True, voter_id__in=members)
+    ]
+    return quorum.evaluate(board=change.board, change_type=change.change_type, risk_level=change.risk_level,
+                           eligible_ids=members, chair_ids=chairs, votes=votes)
+
+
+@service
+def vote_cast(*, change_id: int, voter: AbstractBaseUser, decision: str, comment: str = "",
+              conditions: list[str] | None = None, revision_hash: str = "") -> Vote:
+    change = lock_change(change_id)
+    policies.assert_not_read_only(actor=voter, board=change.board, target=change)
+    policies.assert_can_vote(actor=voter, change=change)
+    if change.status not in REVIEW_STATES:
+        raise IllegalTransition(change.status, "vote on")
+    revision = change.current_revision
+    if revision_hash and revision_hash != revision.content_hash:
+        raise Conflict(f"You reviewed revision {revision_hash[:12]}, but the change is now at revision "
+                       f"{revision.number} ({revision.content_hash[:12]}). Review the changes and vote again.")
+    if decision not in VoteDecision.values:
+        raise PacketInvalid({"decision": [f"Choose one of: {', '.join(VoteDecision.values)}."]})
+    if decision == VoteDecision.REJECT and not comment.strip():
+        raise PacketInvalid({"comment": ["Say why you reject, so the requester can address it."]})
+    cleaned = _clean_conditions(conditions) if decision == VoteDecision.APPROVE else []
+    if Vote.objects.filter(revision=revision, voter=voter).exists():
+        raise Conflict(f"You already voted on revision {revision.number} of this change.")
+    if change.status == Status.SUBMITTED:
+        _start_review(change, voter)
+    try:
+        with transaction.atomic():
+            vote = Vote.objects.create(change=change, revision=revision, voter=voter, decision=decision,
+                                       comment=comment.strip(), conditions=cleaned)
+    except IntegrityError as exc:
+        raise Conflict(f"You already voted on revision {revision.number} of this change.") from exc
+    audit.record(actor=voter, action=AuditAction.VOTE_CAST, target=change,
+                 data={"revision": revision.content_hash, "decision": decision, "conditions": cleaned,
+                       "comment": vote.comment})
+    _decide_if_quorum(change, voter)
+    return vote
+
+
+def _decide_if_quorum(change: ChangeRequest, voter: AbstractBaseUser) -> Decision | None:
+    result = tally(change)
+    if result.outcome is None:
+        return None
+    conditions = [{"text": text, "proposed_by": None} for text in dict.fromkeys(result.conditions)]
+    return record_decision(change=change, outcome=result.outcome, basis=result.basis, actor=voter,
+                           rationale=result.explanation, conditions=conditions)
+
+
+@service
+def change_request_decide(*, change_id: int, actor: AbstractBaseUser, outcome: str, rationale: str,
+                          conditions: list[dict] | None = None) -> Decision:
+    """The chair decides directly, with the reason on record."""
+    change = lock_change(change_id)
+    policies.assert_can_decide(actor=actor, change=change)
+    if change.status not in REVIEW_STATES:
+        raise IllegalTransition(change.status, "decide")
+    if outcome not in DecisionOutcome.values:
+        raise PacketInvalid({"outcome": [f"Choose one of: {', '.join(DecisionOutcome.values)}."]})
+    if not rationale.strip():
+        raise PacketInvalid({"rationale": ["Record why the chair decides this way."]})
+    conditions = conditions or []
+    if outcome == DecisionOutcome.APPROVED_WITH_CONDITIONS and not conditions:
+        raise PacketInvalid({"conditions": ["Approving with conditions needs at least one condition."]})
+    if outcome != DecisionOutcome.APPROVED_WITH_CONDITIONS and conditions:
+        raise PacketInvalid({"conditions": ["Only an approval with conditions carries conditions."]})
+    return record_decision(change=change, outcome=outcome, basis=DecisionBasis.CHAIR, actor=actor,
+                           rationale=rationale.strip(),
+                           conditions=[{**c, "proposed_by": actor} for c in conditions])

@@ -1,0 +1,27 @@
+"""Upload checks: the type is read from the content, never trusted from the name or the client."""
+
+import filetype
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+ALLOWED_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+
+
+def inspect_upload(upload: UploadedFile, errors: dict[str, list[str]]) -> str:
+    """The detected MIME type; adds a message to ``errors['file']`` when the file is refused."""
+    limit = settings.CCB_ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        errors["file"] = [f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes."]
+        return ""
+    if upload.size == 0:
+        errors["file"] = ["The file is empty."]
+        return ""
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    kind = filetype.guess(head)
+    if kind is None or kind.mime not in ALLOWED_TYPES:
+        found = kind.mime if kind else "an unrecognised format"
+        errors["file"] = [f"The file's content is {found}; upload a PDF, PNG or JPEG."]
+        return ""
+    return kind.mime
