@@ -56,8 +56,10 @@ def _media_root(settings, tmp_path):
 def _flush_past_audit_triggers():
     """Transactional tests end with a flush (TRUNCATE or DELETE), which the audit triggers refuse
     by design. Only the test harness lifts them, for the flush alone."""
-    from django.db.backends.postgresql.operations import DatabaseOperations as PgOps
-    from django.db.backends.sqlite3.operations import DatabaseOperations as LiteOps
+    from django.db.backends.postgresql import base as pg_base
+    from django.db.backends.sqlite3 import base as lite_base
+
+    PgOps, LiteOps = pg_base.DatabaseWrapper.ops_class, lite_base.DatabaseWrapper.ops_class
 
     pg_flush, lite_flush = PgOps.sql_flush, LiteOps.sql_flush
 
