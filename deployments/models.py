@@ -1,5 +1,9 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
+
+from ccb.audit import canonical_json
 
 
 class Runbook(models.Model):
@@ -43,6 +47,10 @@ class RunbookVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.runbook} v{self.number}"
+
+    def computed_hash(self) -> str:
+        """The hash of the document as stored now; differs from content_hash if the row was tampered with."""
+        return hashlib.sha256(canonical_json(self.document).encode()).hexdigest()
 
     @property
     def estimated_minutes(self) -> int:

@@ -1,14 +1,11 @@
 """Runbooks: versions parsed from YAML and validated, and their review and approval."""
 
-import hashlib
-
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max
 from django.utils import timezone
 
 from ccb import audit, policies
-from ccb.audit import canonical_json
 from ccb.choices import AuditAction, BoardRole
 from ccb.exceptions import Conflict, PacketInvalid
 from ccb.models import Board
@@ -72,10 +69,10 @@ def runbook_version_create(*, actor: AbstractBaseUser, runbook_id: int, source_y
 def _add_version(runbook: Runbook, actor: AbstractBaseUser, source_yaml: str) -> RunbookVersion:
     document = parse_document(source_yaml)
     number = (runbook.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = RunbookVersion.objects.create(
-        runbook=runbook, number=number, source_yaml=source_yaml, document=document,
-        content_hash=hashlib.sha256(canonical_json(document).encode()).hexdigest(), created_by=actor,
-    )
+    version = RunbookVersion(runbook=runbook, number=number, source_yaml=source_yaml, document=document,
+                             created_by=actor)
+    version.content_hash = version.computed_hash()
+    version.save()
     audit.record(actor=actor, action=AuditAction.RUNBOOK_CREATED, target=version,
                  data={"runbook": runbook.pk, "version": number, "content_hash": version.content_hash})
     return version

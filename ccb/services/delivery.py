@@ -24,12 +24,13 @@ def approval_binding_error(change: ChangeRequest) -> str:
     decision = change.decisions.filter(revision=change.current_revision).first()
     if decision is None or decision.outcome not in APPROVED_STATES:
         return "The current revision of this change has no approval."
-    current = revisions.content_hash(revisions.snapshot(change))
-    if current != decision.revision_hash:
-        return "The packet differs from the approved revision; it must be approved again."
-    runbook_hash = change.runbook_version.content_hash if change.runbook_version_id else ""
-    if runbook_hash != decision.runbook_hash:
+    runbook = change.runbook_version
+    if runbook is None or runbook.computed_hash() != decision.runbook_hash or runbook.content_hash != (
+        decision.runbook_hash
+    ):
         return "The runbook differs from the approved runbook version."
+    if revisions.content_hash(revisions.snapshot(change)) != decision.revision_hash:
+        return "The packet differs from the approved revision; it must be approved again."
     return ""
 
 
