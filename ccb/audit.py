@@ -109,13 +109,13 @@ class VerifyResult:
 _VERIFY_COLUMNS = "seq, at, actor_id, actor_name, action, target_type, target_id, data, prev_hash, hash"
 
 
-def verify(*, using: str = "default", batch_size: int = 20_000) -> VerifyResult:
+def verify(*, using: str = "default", batch_size: int = 20_000, connection=None) -> VerifyResult:
     """Walk the whole chain in seq order; report the first event whose link or hash does not hold."""
-    connection = connections[using]
+    connection = connection or connections[using]
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     expected_prev, expected_seq, checked, last = GENESIS_HASH, 1, 0, None
     sha256 = hashlib.sha256
-    with transaction.atomic(using=using), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         after = 0
         while True:
             cursor.execute(
