@@ -1,9 +1,10 @@
 """Every permission-sensitive read. Each takes the asking user and returns only what they may see."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from ccb import policies
 from ccb.choices import BoardRole
@@ -11,11 +12,21 @@ from ccb.exceptions import PolicyViolation
 from ccb.models import AuditEvent, Board, ChangeRequest, Condition, Service, StandardChangeTemplate
 
 
+def board_ids_with_role(*, user: AbstractBaseUser) -> list[int]:
+    """Ids of boards on which the user holds any role, granted directly or through a group: one query."""
+    board_type = ContentType.objects.get_for_model(Board)
+    direct = UserObjectPermission.objects.filter(user=user, content_type=board_type,
+                                                 permission__codename="view_board").values_list("object_pk")
+    via_group = GroupObjectPermission.objects.filter(group__user=user, content_type=board_type,
+                                                     permission__codename="view_board").values_list("object_pk")
+    return [int(pk) for (pk,) in direct.union(via_group)]
+
+
 def boards_with_role(*, user: AbstractBaseUser) -> QuerySet[Board]:
-    """Boards on which the user holds any role (granted directly or through a group)."""
+    """Boards on which the user holds any role."""
     if user.is_superuser:
         return Board.objects.all()
-    return get_objects_for_user(user, "ccb.view_board", klass=Board, accept_global_perms=False)
+    return Board.objects.filter(pk__in=board_ids_with_role(user=user))
 
 
 def board_list(*, user: AbstractBaseUser) -> QuerySet[Board]:
@@ -28,7 +39,7 @@ def service_list(*, user: AbstractBaseUser) -> QuerySet[Service]:
 
 
 def template_list(*, user: AbstractBaseUser) -> QuerySet[StandardChangeTemplate]:
-    return StandardChangeTemplate.objects.select_related("board", "runbook_version__runbook").prefetch_related(
+    return StandardChangeTemplate.objects.select_related("board", "approved_by", "runbook_version__runbook").prefetch_related(
         "services"
     )
 
@@ -38,8 +49,7 @@ def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     qs = ChangeRequest.objects.select_related("board", "requester", "implementer").prefetch_related("services")
     if user.is_superuser:
         return qs
-    board_ids = list(boards_with_role(user=user).values_list("pk", flat=True))
-    return qs.filter(Q(board_id__in=board_ids) | Q(requester=user) | Q(implementer=user))
+    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(requester=user) | Q(implementer=user))
 
 
 def change_request_get(*, user: AbstractBaseUser, pk: int) -> ChangeRequest:

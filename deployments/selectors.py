@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from ccb.selectors import boards_with_role
+from ccb.selectors import board_ids_with_role
 
 from .models import Runbook, RunbookVersion
 
@@ -13,8 +13,7 @@ def runbook_list(*, user: AbstractBaseUser) -> QuerySet[Runbook]:
                                                                                   "versions__created_by")
     if user.is_superuser:
         return qs
-    board_ids = list(boards_with_role(user=user).values_list("pk", flat=True))
-    return qs.filter(Q(board_id__in=board_ids) | Q(created_by=user))
+    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user))
 
 
 def runbook_version_get(*, user: AbstractBaseUser, runbook_id: int, number: int) -> RunbookVersion:
