@@ -1,34 +1,20 @@
-# The two commands the README starts with: `make run` and `make test`.
+# Shortcuts for dev.py, which needs nothing but Python 3.11+ (see the README).
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench
 
-$(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ccb needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+run:
+	$(PYTHON) dev.py run
 
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	@touch $(STAMP)
+test:
+	$(PYTHON) dev.py test $(PYTEST_ARGS)
 
-install: $(STAMP)
-
-run: install
-	@bin/run-local
-
-test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+install:
+	$(PYTHON) dev.py install
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	.venv/bin/ruff check .
+	.venv/bin/python manage.py makemigrations --check --dry-run
 
 bench: install
-	$(BIN)/python bench/run.py
-
-clean:
-	rm -rf var/ .pytest_cache
+	.venv/bin/python bench/run.py
