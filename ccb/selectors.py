@@ -39,9 +39,9 @@ def service_list(*, user: AbstractBaseUser) -> QuerySet[Service]:
 
 
 def template_list(*, user: AbstractBaseUser) -> QuerySet[StandardChangeTemplate]:
-    return StandardChangeTemplate.objects.select_related("board", "approved_by", "runbook_version__runbook").prefetch_related(
-        "services"
-    )
+    return StandardChangeTemplate.objects.select_related(
+        "board", "approved_by", "runbook_version__runbook"
+    ).prefetch_related("services")
 
 
 def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:

@@ -66,7 +66,9 @@ def _flush_past_audit_triggers():
 
     def pg_sql_flush(self, *args, **kwargs):
         sql = pg_flush(self, *args, **kwargs)
-        return ["SET session_replication_role = replica;", *sql, "SET session_replication_role = DEFAULT;"] if sql else sql
+        if not sql:
+            return sql
+        return ["SET session_replication_role = replica;", *sql, "SET session_replication_role = DEFAULT;"]
 
     def lite_sql_flush(self, *args, **kwargs):
         sql = lite_flush(self, *args, **kwargs)

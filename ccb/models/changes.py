@@ -129,7 +129,8 @@ class ChangeRequest(models.Model):
                 name="change_requested_window_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(change_type=ChangeType.STANDARD, template__isnull=False) | ~Q(change_type=ChangeType.STANDARD),
+                condition=Q(change_type=ChangeType.STANDARD, template__isnull=False)
+                | ~Q(change_type=ChangeType.STANDARD),
                 name="standard_change_has_template",
             ),
         ]
@@ -228,7 +229,9 @@ class Condition(models.Model):
     decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="conditions")
     kind = models.CharField(max_length=10, choices=ConditionKind.choices, default=ConditionKind.MANUAL)
     text = models.TextField()
-    automated_check = models.JSONField(default=dict, blank=True, help_text="For automated conditions: what the engine checks.")
+    automated_check = models.JSONField(
+        default=dict, blank=True, help_text="For automated conditions: what the engine checks."
+    )
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

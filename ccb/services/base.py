@@ -38,7 +38,8 @@ def service(func: Callable[P, R]) -> Callable[P, R]:
 
 def lock_change(change_id: int) -> ChangeRequest:
     """The change row, locked for the rest of the transaction; every transition starts here."""
-    return ChangeRequest.objects.select_for_update(of=("self",)).select_related("board", "current_revision").get(pk=change_id)
+    rows = ChangeRequest.objects.select_for_update(of=("self",)).select_related("board", "current_revision")
+    return rows.get(pk=change_id)
 
 
 def assert_transition(change: ChangeRequest, target: str, action: str) -> None:

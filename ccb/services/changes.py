@@ -276,7 +276,8 @@ def record_decision(*, change: ChangeRequest, outcome: str, basis: str, actor: A
     )
     for cond in conditions or []:
         Condition.objects.create(change=change, decision=decision, kind=cond.get("kind", "manual"),
-                                 text=cond["text"], automated_check=cond.get("check", {}), proposed_by=cond.get("proposed_by"))
+                                 text=cond["text"], automated_check=cond.get("check", {}),
+                                 proposed_by=cond.get("proposed_by"))
     now = timezone.now()
     change.status = outcome
     change.decided_at = now

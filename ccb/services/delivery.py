@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from ccb import audit, policies, revisions
-from ccb.choices import APPROVED_STATES, OUTCOME_STATES, AuditAction, BoardRole, ChangeType, Status
+from ccb.choices import APPROVED_STATES, OUTCOME_STATES, AuditAction, ChangeType, Status
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
 from ccb.models import ChangeRequest, Condition
 
