@@ -47,6 +47,7 @@ class BoardAdmin(ServiceWritingAdmin):
 
     def save_formset(self, request, form, formset, change):
         board = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or not inline_form.cleaned_data:
                 continue
