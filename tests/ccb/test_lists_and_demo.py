@@ -74,3 +74,26 @@ def test_token_login(client, people):
     assert r.status_code == 200 and len(r.json()["token"]) == 40
     r = client.post("/api/v1/auth/token/", {"username": "alice", "password": "wrong"})
     assert r.status_code == 400
+
+
+def test_session_auth_needs_the_csrf_token(people, submitted):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.login(username="bob", password="pw-for-tests")
+    r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
+                     content_type="application/json")
+    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    page = browser.get("/accounts/login/")
+    token = page.cookies["csrftoken"].value
+    r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
+                     content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert r.status_code == 201
+    assert browser.get(f"/api/v1/changes/{submitted.pk}/").json()["status"] == "in_review"
+
+
+def test_home_page_needs_sign_in_and_shows_my_changes(client, people, submitted):
+    assert client.get("/").status_code == 302
+    client.force_login(people["alice"])
+    page = client.get("/").content.decode()
+    assert submitted.reference in page and "Enable fraud model v3" in page
