@@ -1,0 +1,1 @@
+"""Benchmarks (not tests). Entry point: bench/run.py (``make bench``)."""
