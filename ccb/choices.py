@@ -47,6 +47,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ImplementationOutcome(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    FAILED = "failed", "Failed"
+
+
 class Environment(models.TextChoices):
     PRODUCTION = "production", "Production"
     STAGING = "staging", "Staging"
@@ -160,3 +166,5 @@ class AuditAction(models.TextChoices):
     TEMPLATE_UPDATED = "template.updated"
     RUNBOOK_CREATED = "runbook.version_created"
     RUNBOOK_APPROVED = "runbook.version_approved"
+    SITE_AUDITOR_GRANTED = "auditor.granted"
+    SITE_AUDITOR_REVOKED = "auditor.revoked"

@@ -132,6 +132,7 @@ class Seeder:
                                "description": "Reviews every change to production."})
         for username, role in ROLES:
             services.board_role_grant(actor=admin, board=self.board, user=self.users[username], role=role)
+        services.site_auditor_grant(actor=admin, user=self.users["grace"])
         self._services()
         self._runbooks()
         self._changes()

@@ -5,6 +5,8 @@ Services call these; nothing else decides who may do what to a change.
 
 from typing import Any
 
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from guardian.shortcuts import get_group_perms, get_user_perms
 
 from ccb.choices import BoardRole
@@ -36,7 +38,20 @@ def _refuse(rule: str, message: str, actor: Any, target: Any) -> None:
     raise PolicyViolation(rule, message, actor=actor, target=target)
 
 
+def is_site_auditor(user: Any) -> bool:
+    """Holds the site-wide auditor permission (directly or through a group): reads all, writes nothing."""
+    if user is None or not user.is_authenticated or user.is_superuser or not user.is_active:
+        return False
+    if not hasattr(user, "_ccb_site_auditor"):  # one query, remembered for the request
+        user._ccb_site_auditor = Permission.objects.filter(
+            content_type__app_label="ccb", codename="audit_everything"
+        ).filter(Q(user=user) | Q(group__user=user)).exists()
+    return user._ccb_site_auditor
+
+
 def assert_not_read_only(*, actor: Any, board: Any, target: Any = None) -> None:
+    if is_site_auditor(actor):
+        _refuse("auditor_read_only", "Auditors read everything and change nothing.", actor, target)
     if (
         has_role(actor, board, BoardRole.AUDITOR)
         and not any(has_role(actor, board, r) for r in (BoardRole.MEMBER, BoardRole.CHAIR, BoardRole.IMPLEMENTER))

@@ -98,6 +98,7 @@ def board(db, admin_user, people):
                        ("erin", BoardRole.CHAIR), ("frank", BoardRole.IMPLEMENTER), ("mia", BoardRole.IMPLEMENTER),
                        ("quinn", BoardRole.VERIFIER), ("grace", BoardRole.AUDITOR)]:
         services.board_role_grant(actor=admin_user, board=board, user=people[name], role=role)
+    services.site_auditor_grant(actor=admin_user, user=people["grace"])
     return board
 
 

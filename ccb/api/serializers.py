@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from ccb import risk
-from ccb.choices import AttachmentKind, ConditionKind, DecisionOutcome, VoteDecision
+from ccb.choices import AttachmentKind, ConditionKind, DecisionOutcome, ImplementationOutcome, VoteDecision
 from ccb.models import (
     Attachment,
     AuditEvent,
@@ -238,7 +238,7 @@ class ScheduleInputSerializer(serializers.Serializer):
 
 
 class FinishInputSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=["completed", "rolled_back", "failed"])
+    outcome = serializers.ChoiceField(choices=ImplementationOutcome.choices)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
 
 

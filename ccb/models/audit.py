@@ -24,6 +24,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
+        permissions = [("audit_everything", "Reads every change and the whole audit trail; changes nothing")]
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
     def __str__(self) -> str:

@@ -1,6 +1,14 @@
 """Every write in ccb. Views, serializers, admin, commands and tasks call these and nothing else."""
 
-from .boards import board_role_grant, board_role_revoke, board_save, service_save, template_save
+from .boards import (
+    board_role_grant,
+    board_role_revoke,
+    board_save,
+    service_save,
+    site_auditor_grant,
+    site_auditor_revoke,
+    template_save,
+)
 from .changes import (
     attachment_add,
     change_request_create,
@@ -46,6 +54,8 @@ __all__ = [
     "eligible_voters",
     "entry_criteria",
     "service_save",
+    "site_auditor_grant",
+    "site_auditor_revoke",
     "tally",
     "template_save",
     "vote_cast",

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -81,6 +81,39 @@ def board_role_revoke(*, actor: AbstractBaseUser | None, board: Board, user: Abs
                      data={"user": user.get_username(), "role": role})
 
 
+AUDITORS_GROUP = "Auditors"
+
+
+def _auditors_group() -> Group:
+    group, created = Group.objects.get_or_create(name=AUDITORS_GROUP)
+    if created:
+        group.permissions.add(Permission.objects.get(content_type__app_label="ccb", codename="audit_everything"))
+    return group
+
+
+@service
+def site_auditor_grant(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> None:
+    """Make someone a site auditor: they read every change and the whole trail, and change nothing."""
+    if actor is not None:
+        policies.assert_board_admin(actor=actor, board=None)
+    group = _auditors_group()
+    if not user.groups.filter(pk=group.pk).exists():
+        user.groups.add(group)
+        audit.record(actor=actor, action=AuditAction.SITE_AUDITOR_GRANTED, target=user,
+                     data={"user": user.get_username()})
+
+
+@service
+def site_auditor_revoke(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> None:
+    if actor is not None:
+        policies.assert_board_admin(actor=actor, board=None)
+    group = _auditors_group()
+    if user.groups.filter(pk=group.pk).exists():
+        user.groups.remove(group)
+        audit.record(actor=actor, action=AuditAction.SITE_AUDITOR_REVOKED, target=user,
+                     data={"user": user.get_username()})
+
+
 @service
 def service_save(*, actor: AbstractBaseUser | None, data: dict[str, Any], instance: Service | None = None,
                  depends_on: list[Service] | None = None) -> Service:
@@ -121,8 +154,13 @@ def _dependents_closure(svc: Service) -> set[int]:
 def template_save(*, actor: AbstractBaseUser, data: dict[str, Any], instance: StandardChangeTemplate | None = None,
                   services: list[Service] | None = None) -> StandardChangeTemplate:
     """Create or change a standard template. Saving it is the board's pre-approval, so only its chair may."""
-    board = data.get("board") or (instance.board if instance else None)
+    board = instance.board if instance else data.get("board")
     policies.assert_board_admin(actor=actor, board=board)
+    if instance and "board" in data and data["board"] != instance.board:
+        raise PacketInvalid({"board": ["A template stays with the board that pre-approved it."]})
+    runbook = data.get("runbook_version") or (instance.runbook_version if instance else None)
+    if runbook is not None and board is not None and runbook.runbook.board_id != board.pk:
+        raise PacketInvalid({"runbook_version": [f"The runbook belongs to {runbook.runbook.board}, not {board}."]})
     created = instance is None
     template = instance or StandardChangeTemplate()
     changed = _assign(template, data, TEMPLATE_FIELDS)

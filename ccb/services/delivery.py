@@ -134,9 +134,9 @@ def change_request_close(*, change_id: int, actor: AbstractBaseUser, exit_criter
 def change_request_record_retrospective(*, change_id: int, actor: AbstractBaseUser, notes: str) -> ChangeRequest:
     """The full board review an emergency change owes after the fact."""
     change = lock_change(change_id)
+    policies.assert_can_review_retrospective(actor=actor, change=change)
     if change.change_type != ChangeType.EMERGENCY:
         raise Conflict("Only emergency changes have a retrospective review.")
-    policies.assert_can_review_retrospective(actor=actor, change=change)
     if change.decided_at is None:
         raise IllegalTransition(change.status, "review the retrospective of")
     if change.retrospective_at:

@@ -17,7 +17,7 @@ def test_lists_show_only_what_each_person_may_see(api, make_change, people, boar
     ids = lambda who: {c["id"] for c in api(people[who]).get("/api/v1/changes/").json()["results"]}  # noqa: E731
     assert ids("alice") == {mine.pk}
     assert ids("bob") == {mine.pk}
-    assert ids("grace") == {mine.pk}
+    assert ids("grace") == {mine.pk, theirs.pk}  # a site auditor reads every board
     assert ids("oscar") == {theirs.pk}
     assert ids("mia") == {mine.pk, theirs.pk}  # a role on the Production CCB, and her own change elsewhere
     assert api(people["oscar"]).get(f"/api/v1/changes/{mine.pk}/").status_code == 404

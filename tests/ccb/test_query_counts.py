@@ -26,11 +26,11 @@ def count_queries(client, url):
     return len(ctx.captured_queries), response.json()
 
 
-# The pin: auth token, user's boards, count, page, services prefetch, plus guardian's board lookup.
+# The pin: token with its user, site-auditor check, the user's boards, count, page, services prefetch.
 PINS = {
-    "/api/v1/changes/": 5,
-    "/api/v1/changes/?status=submitted&ordering=-created_at&search=Change": 5,
-    "/api/v1/changes/?service=api&page_size=100": 5,
+    "/api/v1/changes/": 6,
+    "/api/v1/changes/?status=submitted&ordering=-created_at&search=Change": 6,
+    "/api/v1/changes/?service=api&page_size=100": 6,
 }
 
 
@@ -66,11 +66,11 @@ def add_catalogue(start, stop, admin_user, people, service_map, runbook):
         services.board_role_grant(actor=admin_user, board=b, user=people["erin"], role="chair")
         svc = services.service_save(actor=admin_user, data={"name": f"Svc {i}", "slug": f"svc-{i}", "board": b},
                                     depends_on=[service_map["api"]])
-        services.template_save(actor=admin_user, services=[svc],
-                               data={"board": b, "name": f"T{i}", "runbook_version": runbook})
         v = rb.runbook_create(actor=people["frank"], board=b, name=f"R{i}", description="",
                               source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]")
-        rb.runbook_version_approve(actor=people["erin"], version_id=v.pk)
+        v = rb.runbook_version_approve(actor=people["erin"], version_id=v.pk)
+        services.template_save(actor=admin_user, services=[svc],
+                               data={"board": b, "name": f"T{i}", "runbook_version": v})
 
 
 @pytest.mark.parametrize("url", ["/api/v1/boards/", "/api/v1/services/", "/api/v1/runbooks/", "/api/v1/templates/"])

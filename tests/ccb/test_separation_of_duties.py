@@ -193,8 +193,9 @@ def test_only_administrators_manage_boards(api, people):
     assert_api_refused(r, "board_admin_only")
 
 
-def test_only_auditors_and_chairs_read_the_trail(api, people, board):
+def test_only_auditors_read_the_trail(api, people, board):
     assert_api_refused(api(people["bob"]).get("/api/v1/audit/"), "auditors_only")
+    assert_api_refused(api(people["erin"]).get("/api/v1/audit/verify/"), "auditors_only")
     assert api(people["grace"]).get("/api/v1/audit/").status_code == 200
 
 
