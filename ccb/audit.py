@@ -8,6 +8,7 @@ same on every database and every Python.
 import datetime as dt
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii as _quote
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,20 +40,25 @@ def _format_at(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _body(seq: int, at: dt.datetime, actor_id: int | None, actor_name: str, action: str,
+def _body(seq: int, at_text: str, actor_id: int | None, actor_name: str, action: str,
           target_type: str, target_id: str, data: str) -> str:
-    # data is already canonical JSON text; it is embedded as text so verification never re-parses it.
-    dumps = json.dumps
+    """The canonical JSON that is hashed, built by hand because verification builds a million of them.
+
+    Equal to canonical_json() of the same fields with ensure_ascii for the strings (json.dumps(s)
+    is encode_basestring_ascii(s)); data is already canonical JSON text and is embedded as is.
+    """
+    q = _quote
+    actor = "null" if actor_id is None else str(int(actor_id))
     return (
-        f'{{"action":{dumps(action)},"actor":{dumps(actor_id)},"actor_name":{dumps(actor_name)},'
-        f'"at":"{_format_at(at)}","data":{data},"seq":{seq},'
-        f'"target_id":{dumps(target_id)},"target_type":{dumps(target_type)}}}'
+        f'{{"action":{q(action)},"actor":{actor},"actor_name":{q(actor_name)},'
+        f'"at":"{at_text}","data":{data},"seq":{seq},'
+        f'"target_id":{q(target_id)},"target_type":{q(target_type)}}}'
     )
 
 
 def compute_hash(*, prev_hash: str, seq: int, at: dt.datetime, actor_id: int | None, actor_name: str,
                  action: str, target_type: str, target_id: str, data: str) -> str:
-    body = _body(seq, at, actor_id, actor_name, action, target_type, target_id, data)
+    body = _body(seq, _format_at(at), actor_id, actor_name, action, target_type, target_id, data)
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -106,7 +112,17 @@ class VerifyResult:
         }
 
 
-_VERIFY_COLUMNS = "seq, at, actor_id, actor_name, action, target_type, target_id, data, prev_hash, hash"
+_VERIFY_COLUMNS = "seq, {at}, actor_id, actor_name, action, target_type, target_id, data, prev_hash, hash"
+# PostgreSQL formats the instant itself: parsing a timestamptz in Python and formatting it back
+# was a third of verification's time.
+_PG_AT_TEXT = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def _sqlite_at_text(value: str | dt.datetime) -> str:
+    """SQLite keeps UTC without a zone; Django's connection hands it back parsed, a raw one as text."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return _format_at(value.replace(tzinfo=dt.UTC))
 
 
 def verify(*, using: str = "default", batch_size: int = 20_000, connection=None) -> VerifyResult:
@@ -115,21 +131,21 @@ def verify(*, using: str = "default", batch_size: int = 20_000, connection=None)
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     expected_prev, expected_seq, checked, last = GENESIS_HASH, 1, 0, None
     sha256 = hashlib.sha256
+    on_postgres = connection.vendor == "postgresql"
+    columns = _VERIFY_COLUMNS.format(at=_PG_AT_TEXT if on_postgres else "at")
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         after = 0
         while True:
             cursor.execute(
-                f"SELECT {_VERIFY_COLUMNS} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
+                f"SELECT {columns} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
                 [after, batch_size],
             )
             rows = cursor.fetchall()
             if not rows:
                 break
             for seq, at, actor_id, actor_name, action, target_type, target_id, data, prev_hash, hash_ in rows:
-                if isinstance(at, str):  # SQLite hands back text
-                    at = dt.datetime.fromisoformat(at)
-                if at.tzinfo is None:
-                    at = at.replace(tzinfo=dt.UTC)
+                if not on_postgres:
+                    at = _sqlite_at_text(at)
                 reason = ""
                 if seq != expected_seq:
                     reason = f"seq {expected_seq} is missing (next is {seq})"

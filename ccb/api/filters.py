@@ -1,13 +1,16 @@
 import django_filters
+from django.db.models import Exists, OuterRef
+from rest_framework.filters import OrderingFilter
 
 from ccb.choices import ChangeType, RiskLevel, Status
-from ccb.models import AuditEvent, ChangeRequest
+from ccb.models import AuditEvent, ChangeRequest, Service
 
 
 class ChangeRequestFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    change_type = django_filters.MultipleChoiceFilter(choices=ChangeType.choices)
-    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
+    # Columns of the change itself cannot duplicate rows, so no DISTINCT (it defeats the index scan).
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    change_type = django_filters.MultipleChoiceFilter(choices=ChangeType.choices, distinct=False)
+    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices, distinct=False)
     board = django_filters.NumberFilter(field_name="board_id")
     service = django_filters.CharFilter(method="filter_service", label="Service id or slug")
     requester = django_filters.CharFilter(field_name="requester__username")
@@ -22,9 +25,10 @@ class ChangeRequestFilter(django_filters.FilterSet):
         fields = ["status", "change_type", "risk_level", "board", "service", "requester", "implementer"]
 
     def filter_service(self, queryset, name, value):
-        if value.isdigit():
-            return queryset.filter(services__id=int(value)).distinct()
-        return queryset.filter(services__slug=value).distinct()
+        # Resolve the slug first and test membership with EXISTS: a join would need DISTINCT.
+        service_id = int(value) if value.isdigit() else Service.objects.filter(slug=value).values("pk")[:1]
+        links = ChangeRequest.services.through.objects.filter(changerequest_id=OuterRef("pk"), service_id=service_id)
+        return queryset.filter(Exists(links))
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -40,3 +44,14 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def filter_change(self, queryset, name, value):
         return queryset.filter(target_type="ccb.changerequest", target_id=str(value))
+
+
+class StableOrderingFilter(OrderingFilter):
+    """Any requested order ends with the primary key, so pages never repeat or skip rows that tie."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        pk = queryset.model._meta.pk.name
+        if ordering and not any(o.lstrip("-") in (pk, "pk", "id") for o in ordering):
+            ordering.append(f"-{pk}" if ordering[-1].startswith("-") else pk)
+        return ordering

@@ -173,3 +173,26 @@ def test_trail_lists_and_filters_for_auditors(api, submitted, people):
     r = grace.get("/api/v1/audit/?actor=alice&action=change.submitted")
     assert r.json()["count"] == 1 and r.json()["results"][0]["data"]["number"] == 1
     assert grace.post("/api/v1/audit/", {}, format="json").status_code == 405
+
+
+def test_the_hashed_body_is_the_canonical_json_of_the_event():
+    """The hand-built body must stay byte-equal to canonical JSON, or old chains stop verifying."""
+    import datetime as dt
+    import hashlib
+    import json
+
+    at = dt.datetime(2026, 3, 29, 1, 30, 0, 5, tzinfo=dt.UTC)
+    for name in ["plain", 'quote " and \\ backslash', "ünïcode ✓ 🚀", "\x00\x1f\n\t", "</script>"]:
+        for actor_id in (None, 7):
+            data = audit.canonical_json({"k": name, "n": [1, 2]})
+            expected = json.dumps({"seq": 12, "at": "2026-03-29T01:30:00.000005Z", "actor": actor_id,
+                                   "actor_name": name, "action": f"x.{name}", "target_type": name,
+                                   "target_id": name, "data": json.loads(data)},
+                                  sort_keys=True, separators=(",", ":"))
+            digest = audit.compute_hash(prev_hash="a" * 64, seq=12, at=at, actor_id=actor_id, actor_name=name,
+                                        action=f"x.{name}", target_type=name, target_id=name, data=data)
+            body_data = json.loads(expected)["data"]
+            assert body_data == json.loads(data)
+            # the data member is embedded as stored (non-ASCII kept), the other strings ASCII-escaped
+            rebuilt = expected.replace(json.dumps(body_data, sort_keys=True, separators=(",", ":")), data)
+            assert digest == hashlib.sha256(("a" * 64 + rebuilt).encode()).hexdigest()
