@@ -8,9 +8,9 @@ same on every database and every Python.
 import datetime as dt
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii as _quote
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from django.db import connections, router, transaction

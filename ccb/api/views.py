@@ -87,6 +87,11 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(s.TemplateSerializer(template).data)
 
 
+LIST_COLUMNS = ("id", "title", "change_type", "status", "risk_level", "environment", "planned_start", "planned_end",
+                "submitted_at", "created_at", "updated_at", "board__slug", "requester__username",
+                "implementer__username")
+
+
 class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = ChangeRequestFilter
     search_fields = ["title", "summary", "justification"]
@@ -96,7 +101,10 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return ChangeRequest.objects.none()
-        return selectors.change_request_list(user=self.request.user)
+        changes = selectors.change_request_list(user=self.request.user)
+        if self.action == "list":  # the list shows a summary: leave the long texts and user rows behind
+            changes = changes.only(*LIST_COLUMNS)
+        return changes
 
     def get_serializer_class(self):
         return s.ChangeListSerializer

@@ -1,0 +1,37 @@
+"""Project hygiene that CI must keep: lint, migrations in step with models, production settings."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, env=None):
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_ruff_is_clean():
+    result = run(sys.executable, "-m", "ruff", "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_model_change_has_its_migration():
+    result = run(sys.executable, "manage.py", "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {**os.environ, "CCB_PRODUCTION": "1", "SECRET_KEY": secrets.token_urlsafe(60),
+           "ALLOWED_HOSTS": "ccb.example.com", "DEBUG": "0"}
+    result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"CCB_PRODUCTION": "1"}
+    result = run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
