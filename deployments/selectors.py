@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from ccb.selectors import board_ids_with_role
+from ccb.selectors import board_ids_with_role, reads_everything
 
 from .models import Runbook, RunbookVersion
 
@@ -11,9 +11,11 @@ def runbook_list(*, user: AbstractBaseUser) -> QuerySet[Runbook]:
     """Runbooks of boards where the user holds a role, and the ones they wrote."""
     qs = Runbook.objects.select_related("board", "created_by").prefetch_related("versions__approved_by",
                                                                                   "versions__created_by")
-    if user.is_superuser:
+    if reads_everything(user=user):
         return qs
-    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user))
+    linked = Runbook.objects.filter(Q(versions__changes__requester=user) | Q(versions__changes__implementer=user))
+    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user)
+                     | Q(pk__in=linked.values("pk")))
 
 
 def runbook_version_get(*, user: AbstractBaseUser, runbook_id: int, number: int) -> RunbookVersion:
