@@ -11,14 +11,18 @@ from ccb.choices import AuditAction
 from ccb.exceptions import CCBError, IllegalTransition, PacketInvalid, PolicyViolation
 
 
+def record_refusal(exc: PolicyViolation, path: str) -> None:
+    """Audit a refusal that no service recorded (a selector refused a read)."""
+    if not exc.recorded:
+        exc.recorded = True
+        with transaction.atomic():
+            audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=None,
+                         data={"rule": exc.rule, "message": exc.message, "path": path})
+
+
 def exception_handler(exc, context):
     if isinstance(exc, PolicyViolation):
-        if not exc.recorded:
-            exc.recorded = True
-            with transaction.atomic():
-                audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=None,
-                             data={"rule": exc.rule, "message": exc.message,
-                                   "path": context["request"].path if context.get("request") else ""})
+        record_refusal(exc, context["request"].path if context.get("request") else "")
         return Response({"detail": exc.message, "rule": exc.rule}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, IllegalTransition):
         return Response({"detail": exc.message, "status": exc.current}, status=status.HTTP_409_CONFLICT)

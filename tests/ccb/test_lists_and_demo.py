@@ -80,16 +80,31 @@ def test_session_auth_needs_the_csrf_token(people, submitted):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username="bob", password="pw-for-tests")
+    token = browser.get("/accounts/login/").cookies["csrftoken"].value
+    r = browser.post("/accounts/login/", {"username": "bob", "password": "pw-for-tests",
+                                          "csrfmiddlewaretoken": token})
+    assert r.status_code == 302
     r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
                      content_type="application/json")
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
-    page = browser.get("/accounts/login/")
-    token = page.cookies["csrftoken"].value
+    token = browser.cookies["csrftoken"].value
     r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
                      content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert r.status_code == 201
     assert browser.get(f"/api/v1/changes/{submitted.pk}/").json()["status"] == "in_review"
+
+
+def test_sign_in_locks_out_after_repeated_failures(client, people, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        r = client.post("/accounts/login/", {"username": "bob", "password": "wrong"})
+        assert r.status_code == 200 and b"did not match" in r.content
+    r = client.post("/accounts/login/", {"username": "bob", "password": "wrong"})
+    assert r.status_code == 429
+    r = client.post("/accounts/login/", {"username": "bob", "password": "pw-for-tests"})
+    assert r.status_code == 429 and b"Too many failed sign-ins" in r.content
+    # another account from the same address is not locked
+    r = client.post("/accounts/login/", {"username": "carol", "password": "pw-for-tests"})
+    assert r.status_code == 302
 
 
 def test_home_page_needs_sign_in_and_shows_my_changes(client, people, submitted):

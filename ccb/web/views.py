@@ -1,0 +1,174 @@
+"""Pages people read: the dashboard, lists, the change page, revision diffs, the agenda, the trail."""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from ccb import audit, policies, selectors, services
+from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
+from ccb.choices import REVIEW_STATES, BoardRole, ChangeType, Status
+from ccb.exceptions import PolicyViolation
+from ccb.models import AuditEvent, Board, ChangeRequest, Vote
+from ccb.web.forms import AuditFilterForm, DecideForm, VoteForm
+from ccb.web.helpers import abilities, change_for, refused
+
+SORTS = {"newest": "-created_at", "oldest": "created_at", "updated": "-updated_at", "title": "title",
+         "status": "status", "planned": "planned_start", "risk": "-risk_level"}
+
+
+def _awaiting_vote(user, changes):
+    """Changes under review on boards where the user votes, not theirs, not yet voted on this revision."""
+    board_ids = [b.pk for b in selectors.boards_with_role(user=user)
+                 if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)]
+    voted = Vote.objects.filter(change=OuterRef("pk"), revision=OuterRef("current_revision"), voter=user)
+    return (changes.filter(board_id__in=board_ids, status__in=REVIEW_STATES)
+            .exclude(Q(requester=user) | Q(implementer=user) | Q(revisions__created_by=user))
+            .exclude(Exists(voted)).distinct())
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    changes = selectors.change_request_list(user=request.user)
+    now = timezone.now()
+    context = {
+        "nav": "dashboard",
+        "mine": changes.filter(requester=request.user).order_by("-updated_at")[:8],
+        "awaiting": _awaiting_vote(request.user, changes).order_by("submitted_at")[:8],
+        "deployments": changes.filter(implementer=request.user,
+                                      status__in=[Status.SCHEDULED, Status.IMPLEMENTING]).order_by("planned_start")[:8],
+        "overdue": changes.filter(change_type=ChangeType.EMERGENCY, retrospective_at__isnull=True,
+                                  review_due_at__lt=now).order_by("review_due_at")[:8],
+    }
+    return render(request, "ccb/dashboard.html", context)
+
+
+@login_required
+def change_list(request: HttpRequest) -> HttpResponse:
+    base = selectors.change_request_list(user=request.user)
+    filterset = ChangeRequestFilter(request.GET or None, queryset=base)
+    changes = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    query = request.GET.get("q", "").strip()
+    if query:
+        changes = changes.filter(Q(title__icontains=query) | Q(summary__icontains=query))
+    sort = request.GET.get("sort", "newest")
+    changes = changes.order_by(SORTS.get(sort, "-created_at"), "-id")
+    page = Paginator(changes, 25).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(request, "ccb/change_list.html", {
+        "nav": "changes", "page": page, "filterset": filterset, "q": query, "sort": sort, "sorts": SORTS,
+        "querystring": params.urlencode(), "boards": Board.objects.all(),
+        "statuses": Status.choices,
+    })
+
+
+def _timeline(change: ChangeRequest):
+    events = AuditEvent.objects.filter(target_type="ccb.changerequest", target_id=str(change.pk)).order_by("seq")
+    return [{"event": e, "data": json.loads(e.data)} for e in events]
+
+
+@login_required
+def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    change = change_for(request, pk)
+    can = abilities(request.user, change)
+    revision = change.current_revision
+    context = {
+        "nav": "changes", "change": change, "can": can, "revision": revision,
+        "revisions": list(change.revisions.select_related("created_by")),
+        "votes": change.votes.select_related("voter", "revision").order_by("created_at"),
+        "decisions": change.decisions.select_related("decided_by", "revision").prefetch_related("conditions"),
+        "attachments": change.attachments.select_related("uploaded_by"),
+        "timeline": _timeline(change),
+        "missing": services.entry_criteria(change) if change.status == Status.DRAFT else {},
+        "tally": services.tally(change) if change.status in REVIEW_STATES else None,
+        "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
+        "decide_form": DecideForm(),
+    }
+    return render(request, "ccb/change_detail.html", context)
+
+
+def _flatten(value, prefix=""):
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}." if not isinstance(item, dict) or item else f"{prefix}{key}"))
+        return {k.rstrip("."): v for k, v in out.items()}
+    return {prefix: value}
+
+
+@login_required
+def revision_diff(request: HttpRequest, pk: int) -> HttpResponse:
+    change = change_for(request, pk)
+    revisions = {r.number: r for r in change.revisions.all()}
+    if not revisions:
+        raise Http404("This change has no revisions yet.")
+    numbers = sorted(revisions)
+    try:
+        a = int(request.GET.get("a", numbers[-2] if len(numbers) > 1 else numbers[0]))
+        b = int(request.GET.get("b", numbers[-1]))
+        left, right = revisions[a], revisions[b]
+    except (ValueError, KeyError):
+        raise Http404("No such revision.") from None
+    flat_a, flat_b = _flatten(left.content), _flatten(right.content)
+    rows = [{"field": key, "old": flat_a.get(key), "new": flat_b.get(key)}
+            for key in sorted(set(flat_a) | set(flat_b)) if flat_a.get(key) != flat_b.get(key)]
+    template = "ccb/partials/diff.html" if request.headers.get("HX-Request") else "ccb/revision_diff.html"
+    return render(request, template, {"nav": "changes", "change": change, "left": left, "right": right,
+                                      "rows": rows, "numbers": numbers})
+
+
+def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
+    revision = change.current_revision
+    return {"change": change, "can": abilities(request.user, change), "tally": services.tally(change),
+            "votes": change.votes.filter(revision=revision).select_related("voter"),
+            "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}), "decide_form": DecideForm()}
+
+
+@login_required
+def agenda(request: HttpRequest, slug: str) -> HttpResponse:
+    board = get_object_or_404(Board, slug=slug)
+    if not (policies.has_role(request.user, board, BoardRole.MEMBER)
+            or policies.has_role(request.user, board, BoardRole.CHAIR) or selectors.reads_everything(user=request.user)):
+        raise Http404("No agenda for you here.")
+    changes = (ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES)
+               .select_related("board", "requester", "implementer", "current_revision")
+               .prefetch_related("services").order_by("submitted_at"))
+    decided = (ChangeRequest.objects.filter(board=board, decided_at__isnull=False)
+               .select_related("requester").order_by("-decided_at")[:10])
+    items = [agenda_item_context(request, change) for change in changes]
+    return render(request, "ccb/agenda.html", {"nav": "agenda", "board": board, "items": items,
+                                               "decided": decided})
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    try:
+        events = selectors.audit_event_list(user=request.user)
+    except PolicyViolation as exc:
+        from ccb.api.exceptions import record_refusal
+
+        record_refusal(exc, request.path)
+        return refused(request, exc)
+    form = AuditFilterForm(request.GET or None)
+    filterset = AuditEventFilter(request.GET or None, queryset=events)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else events
+    page = Paginator(rows.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    head = AuditEvent.objects.order_by("-seq").values("seq", "hash", "at").first()
+    return render(request, "ccb/audit.html", {"nav": "audit", "form": form, "page": page, "head": head,
+                                              "querystring": params.urlencode()})
+
+
+@login_required
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    try:
+        selectors.audit_event_list(user=request.user)
+    except PolicyViolation as exc:
+        return refused(request, exc)
+    return render(request, "ccb/partials/chain_state.html", {"result": audit.verify()})
