@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from ccb import audit, policies, selectors, services
+from ccb import audit, policies, risk, selectors, services
 from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
 from ccb.choices import REVIEW_STATES, BoardRole, ChangeType, Status
 from ccb.exceptions import PolicyViolation
@@ -67,9 +67,21 @@ def change_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+# How the change page's timeline words each audit action.
+ACTION_WORDS = {
+    "change.created": "filed the change", "change.updated": "edited the packet", "change.submitted": "submitted it",
+    "change.revised": "made a new revision", "change.review_started": "put it on the agenda",
+    "change.withdrawn": "withdrew it", "change.decided": "recorded the decision", "change.scheduled": "scheduled it",
+    "change.implementation_started": "started the deployment", "change.implementation_finished": "finished it",
+    "change.closed": "closed it", "change.retrospective_reviewed": "recorded the retrospective review",
+    "vote.cast": "voted", "vote.voided": "voided earlier votes by revising", "condition.satisfied": "met a condition",
+    "attachment.added": "attached a file", "policy.refused": "was refused",
+}
+
+
 def _timeline(change: ChangeRequest):
     events = AuditEvent.objects.filter(target_type="ccb.changerequest", target_id=str(change.pk)).order_by("seq")
-    return [{"event": e, "data": json.loads(e.data)} for e in events]
+    return [{"event": e, "data": json.loads(e.data), "words": ACTION_WORDS.get(e.action, e.action)} for e in events]
 
 
 @login_required
@@ -84,6 +96,8 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decisions": change.decisions.select_related("decided_by", "revision").prefetch_related("conditions"),
         "attachments": change.attachments.select_related("uploaded_by"),
         "timeline": _timeline(change),
+        "risk_rows": [(q["label"], change.risk_answers.get(key, "not answered").replace("_", " "))
+                      for key, q in risk.QUESTIONS.items()],
         "missing": services.entry_criteria(change) if change.status == Status.DRAFT else {},
         "tally": services.tally(change) if change.status in REVIEW_STATES else None,
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
