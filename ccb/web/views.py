@@ -146,8 +146,9 @@ def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
 @login_required
 def agenda(request: HttpRequest, slug: str) -> HttpResponse:
     board = get_object_or_404(Board, slug=slug)
-    if not (policies.has_role(request.user, board, BoardRole.MEMBER)
-            or policies.has_role(request.user, board, BoardRole.CHAIR) or selectors.reads_everything(user=request.user)):
+    user = request.user
+    if not (policies.has_role(user, board, BoardRole.MEMBER) or policies.has_role(user, board, BoardRole.CHAIR)
+            or selectors.reads_everything(user=user)):
         raise Http404("No agenda for you here.")
     changes = (ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES)
                .select_related("board", "requester", "implementer", "current_revision")
