@@ -88,6 +88,9 @@ class PacketForm(forms.Form):
             self.fields[f"risk_{key}"] = forms.ChoiceField(choices=choices, required=False, label=question["label"])
         if editing:
             del self.fields["board"], self.fields["change_type"]
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Textarea):
+                field.widget.attrs.setdefault("rows", 3)
         self.fields["runbook_version"].label_from_instance = (
             lambda v: f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)"))
         self.fields["services"].label_from_instance = lambda s: f"{s.name} ({s.board.name})"
