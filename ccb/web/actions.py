@@ -143,6 +143,19 @@ def _board_panel(request, change, error: str = "", status: int = 200):
     return redirect("web:change-detail", pk=change.pk)
 
 
+def _board_action(request, change, func, **kwargs):
+    """Run a vote or decision and answer with the refreshed card (or page), errors shown in place."""
+    try:
+        func(change_id=change.pk, **kwargs)
+    except PolicyViolation as exc:
+        return refused(request, exc)
+    except PacketInvalid as exc:
+        return _board_panel(request, change, " ".join(m for msgs in exc.errors.values() for m in msgs), 400)
+    except CCBError as exc:
+        return _board_panel(request, change, exc.message, 409)
+    return _board_panel(request, change)
+
+
 @login_required
 @require_POST
 def change_vote(request, pk):
@@ -151,17 +164,9 @@ def change_vote(request, pk):
     if not form.is_valid():
         return _board_panel(request, change, "Choose approve, reject or abstain.", 400)
     data = form.cleaned_data
-    try:
-        services.vote_cast(change_id=change.pk, voter=request.user, decision=data["decision"],
-                           comment=data["comment"], conditions=_lines(data["conditions"]),
-                           revision_hash=data["revision_hash"])
-    except PolicyViolation as exc:
-        return refused(request, exc)
-    except PacketInvalid as exc:
-        return _board_panel(request, change, " ".join(m for msgs in exc.errors.values() for m in msgs), 400)
-    except CCBError as exc:
-        return _board_panel(request, change, exc.message, 409)
-    return _board_panel(request, change)
+    return _board_action(request, change, services.vote_cast, voter=request.user, decision=data["decision"],
+                         comment=data["comment"], conditions=_lines(data["conditions"]),
+                         revision_hash=data["revision_hash"])
 
 
 @login_required
@@ -173,16 +178,8 @@ def change_decide(request, pk):
         return _board_panel(request, change, "Choose an outcome and record the rationale.", 400)
     data = form.cleaned_data
     conditions = [{"text": text, "kind": "manual"} for text in _lines(data["conditions"])]
-    try:
-        services.change_request_decide(change_id=change.pk, actor=request.user, outcome=data["outcome"],
-                                       rationale=data["rationale"], conditions=conditions)
-    except PolicyViolation as exc:
-        return refused(request, exc)
-    except PacketInvalid as exc:
-        return _board_panel(request, change, " ".join(m for msgs in exc.errors.values() for m in msgs), 400)
-    except CCBError as exc:
-        return _board_panel(request, change, exc.message, 409)
-    return _board_panel(request, change)
+    return _board_action(request, change, services.change_request_decide, actor=request.user,
+                         outcome=data["outcome"], rationale=data["rationale"], conditions=conditions)
 
 
 @login_required
