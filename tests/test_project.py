@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, env=None):
+    # The browser tests relax Django's async guard for their own process; a real deployment never does.
+    env = {k: v for k, v in (env or os.environ).items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
 
 
