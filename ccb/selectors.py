@@ -7,8 +7,20 @@ from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from ccb import policies
+from ccb.choices import Status
+from ccb.choices import Status
 from ccb.exceptions import PolicyViolation
-from ccb.models import AuditEvent, Board, ChangeRequest, Condition, Service, StandardChangeTemplate
+from ccb.models import (
+    AuditEvent,
+    Board,
+    CalendarFeedToken,
+    ChangeRequest,
+    Condition,
+    FreezeWindow,
+    MaintenanceWindow,
+    Service,
+    StandardChangeTemplate,
+)
 
 
 def board_ids_with_role(*, user: AbstractBaseUser) -> list[int]:
@@ -44,11 +56,15 @@ def template_list(*, user: AbstractBaseUser) -> QuerySet[StandardChangeTemplate]
 
 
 def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
-    """Changes on boards where the user holds a role, plus the ones they requested or implement."""
+    """Changes on boards where the user holds a role, plus the ones they requested or implement.
+
+    A draft is its requester's workspace: the board sees it once it is submitted.
+    """
     qs = ChangeRequest.objects.select_related("board", "requester", "implementer").prefetch_related("services")
     if reads_everything(user=user):
         return qs
-    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(requester=user) | Q(implementer=user))
+    on_my_boards = Q(board_id__in=board_ids_with_role(user=user)) & ~Q(status=Status.DRAFT)
+    return qs.filter(on_my_boards | Q(requester=user) | Q(implementer=user))
 
 
 def change_request_get(*, user: AbstractBaseUser, pk: int) -> ChangeRequest:
@@ -83,3 +99,74 @@ def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
     if not can_read_audit(user=user):
         raise PolicyViolation("auditors_only", "Only auditors read the audit trail.", actor=user)
     return AuditEvent.objects.all()
+
+
+# --- windows, freezes and the calendar ---------------------------------------------------------------
+
+
+def maintenance_window_list(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWindow]:
+    """Windows on the services the user can see: everyone who files changes must know when they may run."""
+    visible = service_list(user=user).values("pk")
+    return MaintenanceWindow.objects.filter(service__in=visible).select_related("service", "created_by")
+
+
+def freeze_list(*, user: AbstractBaseUser) -> QuerySet[FreezeWindow]:
+    """Freezes on the boards the user can see, and those over every board."""
+    visible = board_list(user=user).values("pk")
+    return (FreezeWindow.objects.filter(Q(board__isnull=True) | Q(board__in=visible))
+            .select_related("board", "created_by").prefetch_related("services"))
+
+
+def _get(queryset: QuerySet, pk: object, what: str):
+    try:
+        return queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No {what} with that id.") from None
+
+
+def maintenance_window_get(*, user: AbstractBaseUser, pk: object) -> MaintenanceWindow:
+    return _get(maintenance_window_list(user=user), pk, "maintenance window")
+
+
+def freeze_get(*, user: AbstractBaseUser, pk: object) -> FreezeWindow:
+    return _get(freeze_list(user=user), pk, "freeze")
+
+
+def calendar_token_get(*, user: AbstractBaseUser) -> CalendarFeedToken | None:
+    return CalendarFeedToken.objects.filter(user=user).first()
+
+
+def calendar_feed_owner(*, key: str) -> AbstractBaseUser:
+    """Whose feed a secret URL opens; 404 for an unknown, rotated or revoked secret or an inactive person."""
+    token = CalendarFeedToken.objects.select_related("user").filter(key=key).first() if key else None
+    if token is None or not token.user.is_active:
+        raise Http404("No calendar feed at this address.")
+    return token.user
+
+
+CALENDAR_STATES = (Status.SCHEDULED, Status.IMPLEMENTING, Status.COMPLETED, Status.ROLLED_BACK, Status.FAILED,
+                   Status.CLOSED)
+
+
+def calendar_changes(*, user: AbstractBaseUser, since) -> QuerySet[ChangeRequest]:
+    """Booked changes the user may see, from ``since`` on."""
+    return (change_request_list(user=user).filter(status__in=CALENDAR_STATES, planned_start__isnull=False,
+                                                   planned_end__gte=since).order_by("planned_start", "pk"))
+
+
+def calendar_boards(*, user: AbstractBaseUser) -> QuerySet[Board]:
+    """The boards whose windows and freezes belong in the user's calendar: the ones they work with."""
+    if reads_everything(user=user):
+        return Board.objects.all()
+    own = ChangeRequest.objects.filter(Q(requester=user) | Q(implementer=user)).values("board_id")
+    return Board.objects.filter(Q(pk__in=board_ids_with_role(user=user)) | Q(pk__in=own))
+
+
+def calendar_windows(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWindow]:
+    boards = calendar_boards(user=user).values("pk")
+    return maintenance_window_list(user=user).filter(active=True, service__board__in=boards)
+
+
+def calendar_freezes(*, user: AbstractBaseUser, since) -> QuerySet[FreezeWindow]:
+    boards = calendar_boards(user=user).values("pk")
+    return freeze_list(user=user).filter(Q(board__isnull=True) | Q(board__in=boards), active=True, end__gte=since)

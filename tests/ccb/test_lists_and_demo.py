@@ -10,16 +10,19 @@ def test_lists_show_only_what_each_person_may_see(api, make_change, people, boar
 
     other = services.board_save(actor=admin_user, data={"name": "Mobile CAB", "slug": "mobile-cab"})
     mine = make_change()
+    draft = make_change(title="Still a draft")
+    services.change_request_submit(change_id=mine.pk, actor=people["alice"])
     services.board_role_grant(actor=admin_user, board=other, user=people["oscar"], role="member")
     svc = services.service_save(actor=admin_user, data={"name": "App", "slug": "app", "board": other})
     theirs = services.change_request_create(actor=people["mia"], board=other,
                                             data={"title": "Mobile only", "services": [svc]})
     ids = lambda who: {c["id"] for c in api(people[who]).get("/api/v1/changes/").json()["results"]}  # noqa: E731
-    assert ids("alice") == {mine.pk}
-    assert ids("bob") == {mine.pk}
-    assert ids("grace") == {mine.pk, theirs.pk}  # a site auditor reads every board
-    assert ids("oscar") == {theirs.pk}
+    assert ids("alice") == {mine.pk, draft.pk}
+    assert ids("bob") == {mine.pk}  # the board sees a change once it is submitted
+    assert ids("grace") == {mine.pk, draft.pk, theirs.pk}  # a site auditor reads every board
+    assert ids("oscar") == set()  # mia's change on his board is still her draft
     assert ids("mia") == {mine.pk, theirs.pk}  # a role on the Production CCB, and her own change elsewhere
+    assert api(people["bob"]).get(f"/api/v1/changes/{draft.pk}/").status_code == 404
     assert api(people["oscar"]).get(f"/api/v1/changes/{mine.pk}/").status_code == 404
 
 
@@ -31,7 +34,7 @@ def test_filters_search_ordering_and_pagination(api, make_change, people, servic
     from ccb import services
 
     services.change_request_submit(change_id=a.pk, actor=people["alice"])
-    client = api(people["bob"])
+    client = api(people["alice"])  # her draft b is hers alone until she submits it
     get = lambda q: [c["id"] for c in client.get(f"/api/v1/changes/?{q}").json()["results"]]  # noqa: E731
     assert get("status=submitted") == [a.pk]
     assert get("status=draft&status=submitted&ordering=title") == [b.pk, a.pk]

@@ -134,6 +134,9 @@ def test_an_approver_cannot_become_the_implementer(api, submitted, people, board
 
 def test_only_the_requester_edits(api, make_change, people):
     change = make_change()
+    # A draft is its requester's own: the board does not even see it yet.
+    assert api(people["bob"]).get(f"/api/v1/changes/{change.pk}/").status_code == 404
+    services.change_request_submit(change_id=change.pk, actor=people["alice"])
     r = api(people["bob"]).patch(f"/api/v1/changes/{change.pk}/", {"title": "Hijacked"}, format="json")
     assert_api_refused(r, "requester_only_edits")
     r = api(people["erin"]).post(f"/api/v1/changes/{change.pk}/submit/")
