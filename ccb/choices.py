@@ -168,3 +168,29 @@ class AuditAction(models.TextChoices):
     RUNBOOK_APPROVED = "runbook.version_approved"
     SITE_AUDITOR_GRANTED = "auditor.granted"
     SITE_AUDITOR_REVOKED = "auditor.revoked"
+    WINDOW_CREATED = "window.created"
+    WINDOW_UPDATED = "window.updated"
+    WINDOW_DEACTIVATED = "window.deactivated"
+    FREEZE_CREATED = "freeze.created"
+    FREEZE_UPDATED = "freeze.updated"
+    FREEZE_DEACTIVATED = "freeze.deactivated"
+    CHANGE_SCHEDULE_OVERRIDDEN = "change.schedule_overridden"
+    CHANGE_SCHEDULE_FLAGGED = "change.schedule_conflict"
+    CHANGE_SCHEDULE_CLEARED = "change.schedule_conflict_cleared"
+    CALENDAR_TOKEN_ROTATED = "calendar.token_rotated"  # noqa: S105 -- an event name, not a secret
+    CALENDAR_TOKEN_REVOKED = "calendar.token_revoked"  # noqa: S105
+
+
+class ScheduleRule(models.TextChoices):
+    """What a schedule can break: stable names, shown in 409s and stored on flagged changes."""
+
+    NO_WINDOW = "no_window", "No maintenance window is defined"
+    OUTSIDE_WINDOW = "outside_window", "Does not fit one window occurrence"
+    FREEZE = "freeze", "Overlaps a freeze"
+    CONFLICT = "conflict", "Overlaps another change on a related service"
+
+
+# The chair's emergency override lifts these; a freeze is lifted only by ending or shortening it.
+OVERRIDABLE_SCHEDULE_RULES = frozenset({ScheduleRule.NO_WINDOW, ScheduleRule.OUTSIDE_WINDOW, ScheduleRule.CONFLICT})
+# Changes that occupy their planned slot: others may not overlap them on related services.
+OCCUPYING_STATES = frozenset({Status.SCHEDULED, Status.IMPLEMENTING})

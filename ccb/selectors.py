@@ -8,7 +8,6 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from ccb import policies
 from ccb.choices import Status
-from ccb.choices import Status
 from ccb.exceptions import PolicyViolation
 from ccb.models import (
     AuditEvent,

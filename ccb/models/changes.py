@@ -100,6 +100,16 @@ class ChangeRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     planned_start = models.DateTimeField(null=True, blank=True, db_index=True)
     planned_end = models.DateTimeField(null=True, blank=True)
+    schedule_sequence = models.PositiveIntegerField(
+        default=0, help_text="Bumped on every reschedule: the SEQUENCE of the change's calendar event.")
+    schedule_problems = models.JSONField(
+        default=list, blank=True,
+        help_text="Rules the schedule breaks since a window, freeze or other schedule changed; empty when it fits.")
+    schedule_checked_at = models.DateTimeField(null=True, blank=True)
+    schedule_override_reason = models.TextField(
+        blank=True, help_text="Why the chair scheduled outside a window or over a conflict (emergency override).")
+    schedule_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     implementation_started_at = models.DateTimeField(null=True, blank=True)
     implementation_finished_at = models.DateTimeField(null=True, blank=True)
     implementation_notes = models.TextField(blank=True)
