@@ -1,8 +1,9 @@
 """Signed links: one-click unsubscribe and the preferences page, for people with or without an account.
 
-A token names a person (``u:<user id>`` or ``e:<address>``) and, for unsubscribe, the event. It does
-not expire: an unsubscribe link in a year-old message must still work. Rotating SECRET_KEY (with
-SECRET_KEY_FALLBACKS for a while) is how old links are retired.
+A token names a person (``u:<user id>`` or ``e:<address>``) and, for unsubscribe, the event; the
+same person and event always give the same link. It does not expire: an unsubscribe link in a
+year-old message must still work. Rotating SECRET_KEY (with SECRET_KEY_FALLBACKS for a while) is
+how old links are retired.
 """
 
 from dataclasses import dataclass
@@ -38,21 +39,21 @@ class Person:
 
 
 def unsubscribe_token(person: Person, event: str) -> str:
-    return signing.dumps({"p": person.key, "e": event}, salt=_UNSUBSCRIBE_SALT)
+    return signing.Signer(salt=_UNSUBSCRIBE_SALT).sign_object({"p": person.key, "e": event})
 
 
 def preferences_token(person: Person) -> str:
-    return signing.dumps({"p": person.key}, salt=_PREFERENCES_SALT)
+    return signing.Signer(salt=_PREFERENCES_SALT).sign_object({"p": person.key})
 
 
 def read_unsubscribe(token: str) -> tuple[Person, str]:
     """(person, event); raises signing.BadSignature for anything not signed by us."""
-    data = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+    data = signing.Signer(salt=_UNSUBSCRIBE_SALT).unsign_object(token)
     return Person.from_key(data["p"]), str(data["e"])
 
 
 def read_preferences(token: str) -> Person:
-    return Person.from_key(signing.loads(token, salt=_PREFERENCES_SALT)["p"])
+    return Person.from_key(signing.Signer(salt=_PREFERENCES_SALT).unsign_object(token)["p"])
 
 
 def unsubscribe_url(person: Person, event: str) -> str:
