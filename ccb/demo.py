@@ -4,7 +4,7 @@ Everything is written through the services, so the demo's audit chain is real. R
 finds what exists and changes nothing.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from ccb import services
+from ccb import scheduling, services
 from ccb.choices import BoardRole, ChangeType, Criticality, Status
-from ccb.models import Board, ChangeRequest, Service, StandardChangeTemplate
+from ccb.models import Board, ChangeRequest, FreezeWindow, MaintenanceWindow, Service, StandardChangeTemplate
 from deployments import services as runbooks
 from deployments.models import Runbook
 
@@ -42,6 +42,15 @@ SERVICES = [
     ("Customer Database", "customer-db", Criticality.TIER_1, []),
     ("Feature Flags (AppConfig)", "feature-flags", Criticality.TIER_2, []),
     ("Mobile App", "mobile-app", Criticality.TIER_2, ["api-gateway", "feature-flags"]),
+]
+# Weekly production windows: (name, services, zone, first start as local wall-clock time, minutes, RRULE).
+WINDOWS = [
+    ("Tuesday and Thursday nights", ["api-gateway", "auth-service", "payments", "customer-db"], "Europe/London",
+     "2026-01-06T22:00", 240, "FREQ=WEEKLY;BYDAY=TU,TH"),
+    ("Weeknight releases", ["fraud-model", "feature-flags"], "Europe/London", "2026-01-05T20:00", 180,
+     "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH"),
+    ("Wednesday store releases", ["mobile-app"], "America/New_York", "2026-01-07T10:00", 480,
+     "FREQ=WEEKLY;BYDAY=WE"),
 ]
 CANARY_RUNBOOK = """\
 stages:
@@ -134,6 +143,7 @@ class Seeder:
             services.board_role_grant(actor=admin, board=self.board, user=self.users[username], role=role)
         services.site_auditor_grant(actor=admin, user=self.users["grace"])
         self._services()
+        self._windows()
         self._runbooks()
         self._changes()
 
@@ -148,6 +158,21 @@ class Seeder:
             if deps and not svc.depends_on.exists():
                 services.service_save(actor=self.admin, data={}, instance=svc,
                                       depends_on=[self.services[d] for d in deps])
+
+    def _windows(self) -> None:
+        for name, slugs, zone, first, minutes, rule in WINDOWS:
+            for slug in slugs:
+                svc = self.services[slug]
+                if not MaintenanceWindow.objects.filter(service=svc, environment="production", name=name).exists():
+                    services.maintenance_window_save(actor=self.users["erin"], data={
+                        "service": svc, "environment": "production", "name": name, "time_zone": zone,
+                        "dtstart": datetime.fromisoformat(first), "duration_minutes": minutes, "rrule": rule,
+                        "description": "Low-traffic hours agreed with the service owners."})
+
+    def _book(self, change, *, after=None) -> None:
+        """Schedule at the first slot that passes every rule, as the implementer would pick it."""
+        slot = scheduling.free_slots(change, count=1, after=after)[0]
+        services.change_request_schedule(change_id=change.pk, actor=self.users["frank"], planned_start=slot.start)
 
     def _runbook(self, name: str, author: str, approver: str, source: str):
         existing = Runbook.objects.filter(board=self.board, name=name).first()
@@ -211,6 +236,16 @@ class Seeder:
         change, new = self._submitted("Add a read replica for reporting", svc="customer-db")
         if new:
             self._vote(change, ("bob", "approve"), ("carol", "approve"))
+            self._book(change, after=self.now + timedelta(days=10))
+            change.refresh_from_db()
+            if not FreezeWindow.objects.filter(name="Quarter-end close").exists():
+                # Declared after the booking, so the demo shows a change flagged by a new freeze.
+                services.freeze_save(
+                    actor=self.admin, services=[self.services["payments"], self.services["customer-db"]],
+                    data={"name": "Quarter-end close", "board": self.board, "environment": "production",
+                          "reason": "Finance closes the quarter: no changes to the money paths.",
+                          "start": change.planned_start - timedelta(days=1),
+                          "end": change.planned_start + timedelta(days=2)})
         change, new = self._submitted("New checkout flow (mobile 4.2)", svc="mobile-app", implementer="mia",
                                       runbook=self.mobile)
         if new:
@@ -225,15 +260,11 @@ class Seeder:
         change, new = self._submitted("Fraud model v2.9 hotfix rollout")
         if new:
             self._vote(change, ("bob", "approve"), ("dave", "approve"))
-            start = self.now + timedelta(days=3)
-            services.change_request_schedule(change_id=change.pk, actor=u["frank"], planned_start=start,
-                                             planned_end=start + timedelta(hours=1))
+            self._book(change, after=self.now + timedelta(days=3))
         change, new = self._submitted("Enable AppConfig flag for smart retries", svc="feature-flags")
         if new:
             self._vote(change, ("carol", "approve"), ("dave", "approve"))
-            start = self.now + timedelta(minutes=5)
-            services.change_request_schedule(change_id=change.pk, actor=u["frank"], planned_start=start,
-                                             planned_end=start + timedelta(hours=1))
+            self._book(change)
             services.change_request_start_implementation(change_id=change.pk, actor=u["frank"])
             services.change_request_finish_implementation(change_id=change.pk, actor=u["frank"],
                                                           outcome=Status.COMPLETED, notes="All stages green.")

@@ -143,3 +143,33 @@ def assert_board_admin(*, actor: Any, board: Any = None) -> None:
     if board is not None and has_role(actor, board, BoardRole.CHAIR):
         return
     _refuse("board_admin_only", "Only administrators manage boards, services and templates.", actor, board)
+
+
+def is_admin(actor: Any) -> bool:
+    return bool(actor.is_superuser or actor.is_staff and actor.has_perm("ccb.change_board"))
+
+
+def assert_can_manage_windows(*, actor: Any, board: Any, target: Any = None) -> None:
+    """Maintenance windows and freezes on a board's services: its chair, or an administrator.
+
+    A freeze over every board (``board`` None) is an administrator's alone.
+    """
+    if is_admin(actor):
+        return
+    if board is not None and has_role(actor, board, BoardRole.CHAIR):
+        return
+    scope = f"the services of {board}" if board is not None else "every board"
+    _refuse("chair_or_admin_manages_windows",
+            f"Only the chair of the board or an administrator sets maintenance windows and freezes on {scope}.",
+            actor, target or board)
+
+
+def assert_can_override_schedule(*, actor: Any, change: Any) -> None:
+    """The emergency override (outside a window, over a conflict) is the chair's, never the requester's."""
+    if not has_role(actor, change.board, BoardRole.CHAIR):
+        _refuse("chair_only_overrides_schedule",
+                f"Only the chair of {change.board} may schedule a change outside a maintenance window or over "
+                "another change.", actor, change)
+    if is_author(actor, change):
+        _refuse("requester_cannot_override_schedule",
+                "You requested this change, so you cannot override its scheduling rules.", actor, change)

@@ -2,8 +2,8 @@ import django_filters
 from django.db.models import Exists, OuterRef
 from rest_framework.filters import OrderingFilter
 
-from ccb.choices import ChangeType, RiskLevel, Status
-from ccb.models import AuditEvent, ChangeRequest, Service
+from ccb.choices import ChangeType, Environment, RiskLevel, Status
+from ccb.models import AuditEvent, ChangeRequest, FreezeWindow, MaintenanceWindow, Service
 
 
 class ChangeRequestFilter(django_filters.FilterSet):
@@ -44,6 +44,29 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def filter_change(self, queryset, name, value):
         return queryset.filter(target_type="ccb.changerequest", target_id=str(value))
+
+
+class MaintenanceWindowFilter(django_filters.FilterSet):
+    service = django_filters.CharFilter(field_name="service__slug", label="Service slug")
+    board = django_filters.NumberFilter(field_name="service__board_id")
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["service", "board", "environment", "active"]
+
+
+class FreezeWindowFilter(django_filters.FilterSet):
+    board = django_filters.NumberFilter(field_name="board_id")
+    environment = django_filters.CharFilter()
+    active = django_filters.BooleanFilter()
+    ends_after = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt")
+    starts_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+
+    class Meta:
+        model = FreezeWindow
+        fields = ["board", "environment", "active", "ends_after", "starts_before"]
 
 
 class StableOrderingFilter(OrderingFilter):

@@ -1,12 +1,23 @@
 """Input serializers validate shape, types and choices; output serializers present. Neither saves."""
 
 import json
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ccb import risk
-from ccb.choices import AttachmentKind, ConditionKind, DecisionOutcome, ImplementationOutcome, VoteDecision
+from ccb import risk, scheduling
+from ccb.choices import (
+    AttachmentKind,
+    ConditionKind,
+    DecisionOutcome,
+    Environment,
+    ImplementationOutcome,
+    VoteDecision,
+)
 from ccb.models import (
     Attachment,
     AuditEvent,
@@ -15,11 +26,14 @@ from ccb.models import (
     ChangeRevision,
     Condition,
     Decision,
+    FreezeWindow,
+    MaintenanceWindow,
     Service,
     StandardChangeTemplate,
     Vote,
 )
 from ccb.models.changes import PACKET_FIELDS
+from ccb.models.windows import MAX_WINDOW_MINUTES
 from deployments.models import RunbookVersion
 
 User = get_user_model()
@@ -129,12 +143,17 @@ class ChangeListSerializer(serializers.ModelSerializer):
     requester = serializers.CharField(source="requester.username", read_only=True)
     implementer = serializers.CharField(source="implementer.username", read_only=True, default=None)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    schedule_flagged = serializers.SerializerMethodField(
+        help_text="The booked slot no longer passes the scheduling rules (see schedule_problems).")
 
     class Meta:
         model = ChangeRequest
         fields = ["id", "reference", "title", "change_type", "status", "risk_level", "board", "requester",
-                  "implementer", "services", "environment", "planned_start", "planned_end", "submitted_at",
-                  "created_at", "updated_at"]
+                  "implementer", "services", "environment", "planned_start", "planned_end", "schedule_flagged",
+                  "submitted_at", "created_at", "updated_at"]
+
+    def get_schedule_flagged(self, obj) -> bool:
+        return bool(obj.schedule_problems)
 
 
 class RevisionSerializer(serializers.ModelSerializer):
@@ -191,13 +210,22 @@ class ChangeDetailSerializer(ChangeListSerializer):
     runbook_version = serializers.PrimaryKeyRelatedField(read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
     is_review_overdue = serializers.BooleanField(read_only=True)
+    timeline_minutes = serializers.SerializerMethodField(
+        help_text="Length of the deployment: the runbook version's estimate, else the packet's.")
+    schedule_overridden_by = serializers.CharField(source="schedule_overridden_by.username", read_only=True,
+                                                   default=None)
 
     class Meta(ChangeListSerializer.Meta):
         fields = [*ChangeListSerializer.Meta.fields, *[f for f in PACKET_FIELDS if f not in
                   ChangeListSerializer.Meta.fields], "template", "runbook_version", "revision", "attachments",
-                  "decided_at", "implementation_started_at", "implementation_finished_at", "implementation_notes",
+                  "decided_at", "timeline_minutes", "schedule_problems", "schedule_checked_at",
+                  "schedule_override_reason", "schedule_overridden_by", "schedule_sequence",
+                  "implementation_started_at", "implementation_finished_at", "implementation_notes",
                   "review_due_at", "retrospective_at", "retrospective_notes", "is_review_overdue", "exit_criteria",
                   "closed_at"]
+
+    def get_timeline_minutes(self, obj) -> int | None:
+        return scheduling.timeline_minutes(obj)
 
     def get_revision(self, obj) -> dict | None:
         rev = obj.current_revision
@@ -232,9 +260,49 @@ class ReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
-class ScheduleInputSerializer(serializers.Serializer):
-    planned_start = serializers.DateTimeField()
-    planned_end = serializers.DateTimeField()
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not know rather than ignoring them."""
+
+    def validate(self, attrs):
+        unknown = set(getattr(self, "initial_data", {})) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        return attrs
+
+
+class ScheduleInputSerializer(StrictInputSerializer):
+    planned_start = serializers.DateTimeField(
+        help_text="With an offset, or read in the viewer's zone (?tz=). The end follows from the timeline.")
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, default="",
+        help_text="The chair's emergency override: book outside a window or over a conflict, for this reason.")
+
+    def validate(self, attrs):
+        if "planned_end" in getattr(self, "initial_data", {}):
+            raise serializers.ValidationError({"planned_end": [
+                "The end follows from the deployment's timeline (runbook or packet estimate): send planned_start "
+                "only."]})
+        return super().validate(attrs)
+
+
+class SlotsQuerySerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    latest_start = serializers.DateTimeField(help_text="Any start up to this one fits the same free stretch.")
+
+
+class ProblemSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    message = serializers.CharField()
+    service = serializers.CharField(allow_blank=True)
+    window = serializers.IntegerField(allow_null=True)
+    freeze = serializers.IntegerField(allow_null=True)
+    change = serializers.IntegerField(allow_null=True)
 
 
 class FinishInputSerializer(serializers.Serializer):
@@ -262,6 +330,109 @@ class AttachmentInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AttachmentKind.choices, default=AttachmentKind.EVIDENCE)
     signed_by = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
     signed_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+# --- maintenance windows, freezes, calendar --------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class LocalDateTimeField(serializers.Field):
+    """A wall-clock date-time without an offset, read in the window's own time zone (2026-03-01T01:00)."""
+
+    default_error_messages = {
+        "invalid": "Give a local date-time such as 2026-03-01T01:00.",
+        "offset": "Give the local wall-clock time without an offset: the window's time_zone says where it is.",
+    }
+
+    def to_internal_value(self, data):
+        try:
+            value = datetime.fromisoformat(str(data))
+        except ValueError:
+            self.fail("invalid")
+        if value.tzinfo is not None:
+            self.fail("offset")
+        return value
+
+    def to_representation(self, value):
+        return value.isoformat(timespec="minutes")
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    board = serializers.IntegerField(source="service.board_id", read_only=True)
+    dtstart = LocalDateTimeField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    next_occurrences = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["id", "name", "description", "service", "board", "environment", "time_zone", "dtstart",
+                  "duration_minutes", "rrule", "exdates", "active", "next_occurrences", "created_by", "created_at",
+                  "updated_at"]
+
+    @extend_schema_field(OccurrenceSerializer(many=True))
+    def get_next_occurrences(self, window) -> list[dict]:
+        if not window.active:
+            return []
+        now = timezone.now()
+        occurrences = window.occurrences(now, now + timedelta(days=400))[:3]
+        return OccurrenceSerializer([{"start": a, "end": b} for a, b in occurrences], many=True).data
+
+
+class MaintenanceWindowWriteSerializer(StrictInputSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. Europe/London.")
+    dtstart = LocalDateTimeField(help_text="Local start of the first occurrence, e.g. 2026-03-01T01:00.")
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
+    rrule = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                  help_text="RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=SU. Blank: one-off.")
+    exdates = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=1000,
+                                    help_text="Local date-times (2026-12-27T01:00) or dates removed (EXDATE).")
+    active = serializers.BooleanField(required=False)
+
+
+class FreezeSerializer(serializers.ModelSerializer):
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = FreezeWindow
+        fields = ["id", "name", "reason", "board", "services", "environment", "start", "end", "active",
+                  "created_by", "created_at", "updated_at"]
+
+
+class FreezeWriteSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=120)
+    reason = serializers.CharField(max_length=5000)
+    board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all(), allow_null=True,
+                                               help_text="null: every board (administrators only).")
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(),
+                                            required=False, help_text="None: every service of the board.")
+    environment = serializers.ChoiceField(choices=[("", "Every environment"), *Environment.choices],
+                                          required=False, allow_blank=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start, end = attrs.get("start"), attrs.get("end")
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end": ["The freeze must end after it starts."]})
+        return attrs
+
+
+class CalendarTokenSerializer(serializers.Serializer):
+    url = serializers.CharField(allow_null=True, help_text="Subscribe to this address; it needs no sign-in.")
+    created_at = serializers.DateTimeField(allow_null=True)
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ router.register("services", views.ServiceViewSet, basename="service")
 router.register("templates", views.TemplateViewSet, basename="template")
 router.register("changes", views.ChangeRequestViewSet, basename="change")
 router.register("audit", views.AuditEventViewSet, basename="audit")
+router.register("windows", views.MaintenanceWindowViewSet, basename="window")
+router.register("freezes", views.FreezeViewSet, basename="freeze")
 
 
 class TokenView(ObtainAuthToken):
@@ -22,5 +24,7 @@ class TokenView(ObtainAuthToken):
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", views.StatusView.as_view(), name="api-me"),
+    path("calendar/token/", views.CalendarTokenView.as_view(), name="calendar-token"),
+    path("calendar/feed/<str:token>.ics", views.CalendarFeedView.as_view(), name="calendar-feed"),
     *router.urls,
 ]

@@ -1,25 +1,55 @@
 """The v1 API. Views parse input, call one service or selector, and present the result."""
 
-from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.http import FileResponse, HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from ccb import audit, selectors, services
+from ccb import audit, ical, recurrence, scheduling, selectors, services
 from ccb.api import serializers as s
-from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
+from ccb.api.filters import AuditEventFilter, ChangeRequestFilter, FreezeWindowFilter, MaintenanceWindowFilter
 from ccb.choices import Status
 from ccb.exceptions import PacketInvalid
-from ccb.models import AuditEvent, ChangeRequest
+from ccb.models import AuditEvent, ChangeRequest, FreezeWindow, MaintenanceWindow
 
 
 def _valid(serializer_class, request, **kwargs):
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+TZ_PARAMETER = OpenApiParameter(
+    "tz", str, description="Show times (and read times given without an offset) in this IANA zone, "
+                           "e.g. Europe/Berlin. Default: the zone the browser reported, else UTC.")
+
+
+class ViewerTimeZoneMixin:
+    """Times are stored in UTC and shown in the viewer's zone: ``?tz=`` names it for API clients."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        name = request.query_params.get("tz")
+        if name:
+            try:
+                zone = recurrence.zone(name)
+            except recurrence.RecurrenceError as exc:
+                raise ValidationError({"tz": [str(exc)]}) from None
+            self._zone_before = timezone.get_current_timezone()
+            timezone.activate(zone)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if hasattr(self, "_zone_before"):
+            timezone.activate(self._zone_before)
+        return response
 
 
 class BoardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -88,11 +118,12 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 LIST_COLUMNS = ("id", "title", "change_type", "status", "risk_level", "environment", "planned_start", "planned_end",
-                "submitted_at", "created_at", "updated_at", "board__slug", "requester__username",
+                "schedule_problems", "submitted_at", "created_at", "updated_at", "board__slug", "requester__username",
                 "implementer__username")
 
 
-class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(parameters=[TZ_PARAMETER]), retrieve=extend_schema(parameters=[TZ_PARAMETER]))
+class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = ChangeRequestFilter
     search_fields = ["title", "summary", "justification"]
     ordering_fields = ["created_at", "updated_at", "submitted_at", "planned_start", "risk_level", "status", "title"]
@@ -217,12 +248,34 @@ class ChangeRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         condition = services.condition_satisfy(condition_id=condition.pk, actor=request.user, **data)
         return Response(s.ConditionSerializer(condition).data)
 
-    @extend_schema(request=s.ScheduleInputSerializer, responses=s.ChangeDetailSerializer)
+    @extend_schema(request=s.ScheduleInputSerializer, parameters=[TZ_PARAMETER], responses={
+        200: s.ChangeDetailSerializer,
+        409: OpenApiResponse(description="Illegal transition, or the rules refused the slot: `problems` names each "
+                                         "window, freeze and conflicting change, `next_slots` offers starts "
+                                         "that pass.")})
     @action(detail=True, methods=["post"])
     def schedule(self, request, pk=None):
         change = self.get_object()
         data = _valid(s.ScheduleInputSerializer, request)
-        return self._detail(services.change_request_schedule(change_id=change.pk, actor=request.user, **data))
+        try:
+            change = services.change_request_schedule(change_id=change.pk, actor=request.user, **data)
+        except scheduling.ScheduleRefused as exc:
+            offered = scheduling.free_slots(selectors.change_request_get(user=request.user, pk=change.pk), count=3)
+            return Response({"detail": exc.message, "problems": [p.as_dict() for p in exc.problems],
+                             "next_slots": s.SlotSerializer(offered, many=True).data},
+                            status=status.HTTP_409_CONFLICT)
+        return self._detail(change)
+
+    @extend_schema(parameters=[s.SlotsQuerySerializer, TZ_PARAMETER], responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def slots(self, request, pk=None):
+        """The next start times that pass every scheduling rule, one per free stretch."""
+        change = self.get_object()
+        query = s.SlotsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = scheduling.free_slots(change, count=query.validated_data["count"], after=query.validated_data["after"])
+        return Response({"change": change.pk, "timeline_minutes": scheduling.timeline_minutes(change),
+                         "slots": s.SlotSerializer(found, many=True).data})
 
     @extend_schema(request=None, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -308,6 +361,133 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         selectors.audit_event_list(user=request.user)
         result = audit.verify()
         return Response(result.as_dict(), status=status.HTTP_200_OK if result.ok else status.HTTP_409_CONFLICT)
+
+
+@extend_schema_view(list=extend_schema(parameters=[TZ_PARAMETER]), retrieve=extend_schema(parameters=[TZ_PARAMETER]))
+class MaintenanceWindowViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                               viewsets.GenericViewSet):
+    """Maintenance windows per service and environment. Everyone reads them; the board's chair and
+    administrators write them. DELETE deactivates: the window stays on record and admits nothing."""
+
+    serializer_class = s.MaintenanceWindowSerializer
+    filterset_class = MaintenanceWindowFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return MaintenanceWindow.objects.none()
+        return selectors.maintenance_window_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.maintenance_window_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(request=s.MaintenanceWindowWriteSerializer, responses={201: s.MaintenanceWindowSerializer})
+    def create(self, request):
+        window = services.maintenance_window_save(actor=request.user,
+                                                  data=dict(_valid(s.MaintenanceWindowWriteSerializer, request)))
+        return Response(s.MaintenanceWindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MaintenanceWindowWriteSerializer, responses=s.MaintenanceWindowSerializer)
+    def partial_update(self, request, pk=None):
+        window = self.get_object()
+        data = dict(_valid(s.MaintenanceWindowWriteSerializer, request, partial=True))
+        window = services.maintenance_window_save(actor=request.user, data=data, instance=window)
+        return Response(s.MaintenanceWindowSerializer(window).data)
+
+    @extend_schema(request=None, responses=s.MaintenanceWindowSerializer)
+    def destroy(self, request, pk=None):
+        window = services.maintenance_window_deactivate(actor=request.user, window_id=self.get_object().pk)
+        return Response(s.MaintenanceWindowSerializer(window).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[TZ_PARAMETER]), retrieve=extend_schema(parameters=[TZ_PARAMETER]))
+class FreezeViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Freeze (blackout) windows with their reason. Everyone reads them; the board's chair and
+    administrators write them (a freeze over every board: administrators). DELETE lifts the freeze."""
+
+    serializer_class = s.FreezeSerializer
+    filterset_class = FreezeWindowFilter
+    search_fields = ["name", "reason"]
+    ordering_fields = ["start", "end", "name", "created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FreezeWindow.objects.none()
+        return selectors.freeze_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.freeze_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(request=s.FreezeWriteSerializer, responses={201: s.FreezeSerializer})
+    def create(self, request):
+        data = dict(_valid(s.FreezeWriteSerializer, request))
+        svcs = data.pop("services", [])
+        freeze = services.freeze_save(actor=request.user, data=data, services=svcs)
+        return Response(s.FreezeSerializer(selectors.freeze_get(user=request.user, pk=freeze.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.FreezeWriteSerializer, responses=s.FreezeSerializer)
+    def partial_update(self, request, pk=None):
+        freeze = self.get_object()
+        data = dict(_valid(s.FreezeWriteSerializer, request, partial=True))
+        svcs = data.pop("services", None)
+        freeze = services.freeze_save(actor=request.user, data=data, services=svcs, instance=freeze)
+        return Response(s.FreezeSerializer(selectors.freeze_get(user=request.user, pk=freeze.pk)).data)
+
+    @extend_schema(request=None, responses=s.FreezeSerializer)
+    def destroy(self, request, pk=None):
+        freeze = services.freeze_deactivate(actor=request.user, freeze_id=self.get_object().pk)
+        return Response(s.FreezeSerializer(selectors.freeze_get(user=request.user, pk=freeze.pk)).data)
+
+
+def _feed_url(request, token) -> str | None:
+    return request.build_absolute_uri(f"/api/v1/calendar/feed/{token.key}.ics") if token else None
+
+
+class CalendarTokenView(APIView):
+    """Your calendar feed's secret address: GET shows it, POST makes a new one (the old one stops
+    working), DELETE revokes it."""
+
+    def _answer(self, request, token, code=status.HTTP_200_OK):
+        body = {"url": _feed_url(request, token), "created_at": token.created_at if token else None}
+        return Response(s.CalendarTokenSerializer(body).data, status=code)
+
+    @extend_schema(responses=s.CalendarTokenSerializer)
+    def get(self, request):
+        return self._answer(request, selectors.calendar_token_get(user=request.user))
+
+    @extend_schema(request=None, responses={201: s.CalendarTokenSerializer})
+    def post(self, request):
+        return self._answer(request, services.calendar_token_rotate(actor=request.user), status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        services.calendar_token_revoke(actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CalendarFeedView(APIView):
+    """The iCalendar feed behind a secret address: windows, freezes and booked changes its owner may see.
+    Calendar apps fetch it without signing in, so the address is the only credential."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+    def get(self, request, token=None):
+        user = selectors.calendar_feed_owner(key=token)
+        now = timezone.now()
+        body = ical.render(
+            title=f"ccb: {user.get_username()}", stamp=now,
+            windows=selectors.calendar_windows(user=user).select_related("service"),
+            freezes=selectors.calendar_freezes(user=user, since=now - ical.PAST),
+            changes=selectors.calendar_changes(user=user, since=now - ical.PAST).select_related("runbook_version"),
+            change_link=lambda c: request.build_absolute_uri(f"/api/v1/changes/{c.pk}/"))
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="ccb.ics"'
+        response["Cache-Control"] = "private, max-age=300"
+        return response
 
 
 class TokenThrottle(AnonRateThrottle):

@@ -30,6 +30,15 @@ from .delivery import (
     condition_satisfy,
 )
 from .review import change_request_decide, change_request_start_review, tally, vote_cast
+from .windows import (
+    calendar_token_revoke,
+    calendar_token_rotate,
+    change_schedules_recheck,
+    freeze_deactivate,
+    freeze_save,
+    maintenance_window_deactivate,
+    maintenance_window_save,
+)
 
 __all__ = [
     "approval_binding_error",
@@ -37,6 +46,8 @@ __all__ = [
     "board_role_grant",
     "board_role_revoke",
     "board_save",
+    "calendar_token_revoke",
+    "calendar_token_rotate",
     "change_request_close",
     "change_request_create",
     "change_request_create_from_template",
@@ -50,9 +61,14 @@ __all__ = [
     "change_request_submit",
     "change_request_update",
     "change_request_withdraw",
+    "change_schedules_recheck",
     "condition_satisfy",
     "eligible_voters",
     "entry_criteria",
+    "freeze_deactivate",
+    "freeze_save",
+    "maintenance_window_deactivate",
+    "maintenance_window_save",
     "service_save",
     "site_auditor_grant",
     "site_auditor_revoke",

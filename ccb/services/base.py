@@ -4,7 +4,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from ccb import audit
 from ccb.choices import TRANSITIONS, AuditAction
@@ -45,3 +45,19 @@ def lock_change(change_id: int) -> ChangeRequest:
 def assert_transition(change: ChangeRequest, target: str, action: str) -> None:
     if target not in TRANSITIONS[change.status]:
         raise IllegalTransition(change.status, action)
+
+
+# Any constant works; it names the one lock that every write affecting schedules queues on.
+_SCHEDULING_LOCK_KEY = 0x43434253  # "CCBS"
+
+
+def lock_scheduling() -> None:
+    """Serialise the writes that decide where changes may run: scheduling, windows, freezes, dependencies.
+
+    Taken first, before any row lock, so that a check and the write it allows cannot interleave with
+    another (two changes booked into the same slot, a freeze created while a change is booked into it).
+    On SQLite every write transaction already starts with BEGIN IMMEDIATE, which serialises writers.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULING_LOCK_KEY])

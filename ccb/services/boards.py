@@ -12,7 +12,8 @@ from ccb.choices import ROLE_PERMISSIONS, AuditAction
 from ccb.exceptions import PacketInvalid
 from ccb.models import Board, BoardMembership, Service, StandardChangeTemplate
 
-from .base import service
+from .base import lock_scheduling, service
+from .windows import change_schedules_recheck
 
 BOARD_FIELDS = ("name", "slug", "description", "min_approvals", "chair_required_from_risk", "consensus_required",
                 "emergency_review_days", "allow_requester_as_implementer")
@@ -119,6 +120,8 @@ def service_save(*, actor: AbstractBaseUser | None, data: dict[str, Any], instan
                  depends_on: list[Service] | None = None) -> Service:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
+    if depends_on is not None:
+        lock_scheduling()  # new dependencies can make booked changes clash
     created = instance is None
     svc = instance or Service()
     changed = _assign(svc, data, SERVICE_FIELDS)
@@ -130,6 +133,9 @@ def service_save(*, actor: AbstractBaseUser | None, data: dict[str, Any], instan
             raise PacketInvalid({"depends_on": [f"A dependency cycle would form through: {', '.join(cycle)}."]})
         svc.depends_on.set(depends_on)
         changed.append("depends_on")
+        if not created:
+            change_schedules_recheck(actor=actor, service_ids=None,
+                                     trigger=f"The dependencies of {svc.name} were changed.")
     data_out = _audit_data(svc, [c for c in changed if c != "depends_on"])
     if depends_on is not None:
         data_out["depends_on"] = sorted(s.slug for s in depends_on)

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
-from ccb import audit, policies, quorum, revisions, risk
+from ccb import audit, policies, quorum, revisions, risk, scheduling
 from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
@@ -25,8 +25,9 @@ from ccb.exceptions import IllegalTransition, PacketInvalid
 from ccb.models import Attachment, Board, ChangeRequest, ChangeRevision, Decision, StandardChangeTemplate, Vote
 from ccb.models.changes import PACKET_FIELDS
 
-from .base import assert_transition, lock_change, service
+from .base import assert_transition, lock_change, lock_scheduling, service
 from .uploads import ALLOWED_TYPES, inspect_upload
+from .windows import change_schedules_recheck
 
 EDITABLE_STATES = frozenset({Status.DRAFT, *REVIEW_STATES})
 
@@ -293,6 +294,7 @@ def record_decision(*, change: ChangeRequest, outcome: str, basis: str, actor: A
 
 @service
 def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: str = "") -> ChangeRequest:
+    lock_scheduling()  # a withdrawn booking frees its slot: changes flagged against it are re-checked
     change = lock_change(change_id)
     if not policies.has_role(actor, change.board, BoardRole.CHAIR) or policies.is_author(actor, change):
         policies.assert_can_edit(actor=actor, change=change)
@@ -300,6 +302,10 @@ def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: 
     previous = change.status
     change.status = Status.WITHDRAWN
     change.save(update_fields=["status", "updated_at"])
+    if previous == Status.SCHEDULED:
+        change_schedules_recheck(
+            actor=actor, service_ids=scheduling.related_services(change.services.values_list("pk", flat=True)),
+            trigger=f"{change.reference} was withdrawn by {actor.get_username()}.")
     audit.record(actor=actor, action=AuditAction.CHANGE_WITHDRAWN, target=change,
                  data={"from": previous, "reason": reason})
     return change

@@ -23,7 +23,7 @@ suite, on the day the code is fixed, and the entry must then be removed.
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -89,6 +89,21 @@ change-implement                POST     401       403       403    403   ok    
 change-finish                   POST     401       403       403    403   ok          403     404
 change-close                    POST     401       403       403    ok    403         403     404
 change-retrospective            POST     401       403       403    ok    403         403     404
+change-slots                    GET      401       ok        ok     ok    ok          ok      404
+window-list                     GET      401       ok        ok     ok    ok          ok      ok
+window-list                     POST     401       403       403    ok    403         403     403
+window-detail                   GET      401       ok        ok     ok    ok          ok      ok
+window-detail                   PATCH    401       403       403    ok    403         403     403
+window-detail                   DELETE   401       403       403    ok    403         403     403
+freeze-list                     GET      401       ok        ok     ok    ok          ok      ok
+freeze-list                     POST     401       403       403    ok    403         403     403
+freeze-detail                   GET      401       ok        ok     ok    ok          ok      ok
+freeze-detail                   PATCH    401       403       403    ok    403         403     403
+freeze-detail                   DELETE   401       403       403    ok    403         403     403
+calendar-token                  GET      401       ok        ok     ok    ok          ok      ok
+calendar-token                  POST     401       ok        ok     ok    ok          ok      ok
+calendar-token                  DELETE   401       ok        ok     ok    ok          ok      ok
+calendar-feed                   GET      ok        ok        ok     ok    ok          ok      ok
 audit-list                      GET      401       403       403    403   403         ok      403
 audit-detail                    GET      401       403       403    403   403         ok      403
 audit-verify                    GET      401       403       403    403   403         ok      403
@@ -118,6 +133,16 @@ api-docs                        GET      401       ok        ok     ok    ok    
 #   version (runbook_author_cannot_approve) and the auditor changes nothing.
 # - change-retrospective uses a submitted emergency change (only emergency changes owe one).
 # - change-satisfy-condition uses the change after erin approved it with one condition.
+# - change-schedule sends planned_start only (the end follows from the runbook); the change is not yet
+#   approved, so the implementer and the chair get past authorization to a 409.
+# - change-slots is a read: whoever sees the change may ask when it could run.
+# - Maintenance windows and freezes are read by everyone who can see the services (anyone filing a
+#   change must know when it may run); they are written by the chair of the services' board and by
+#   administrators (DESIGN "Windows and scheduling"); DELETE deactivates rather than erases.
+# - calendar-token manages the caller's own feed secret, so every signed-in person, the auditor
+#   included, may read, rotate and revoke theirs: it grants reading only what they already read.
+# - calendar-feed is what a calendar app fetches without signing in: the secret in the URL (alice's
+#   here) is the only credential, so every persona, anonymous included, gets alice's feed.
 
 
 def _parse(rows):
@@ -273,6 +298,25 @@ class World:
             source_yaml=RUNBOOK_YAML).runbook)
 
     @property
+    def window(self):
+        return self._once("window", lambda: services.maintenance_window_save(
+            actor=self.fixture("admin_user"),
+            data={"service": self.service, "environment": "production", "name": "Sunday night",
+                  "time_zone": "Europe/London", "dtstart": datetime(2026, 3, 1, 1, 0), "duration_minutes": 240,
+                  "rrule": "FREQ=WEEKLY;BYDAY=SU"}))
+
+    @property
+    def freeze(self):
+        return self._once("freeze", lambda: services.freeze_save(
+            actor=self.fixture("admin_user"),
+            data={"name": "Year-end", "reason": "Trading peak.", "board": self.board,
+                  "start": timezone.now() + timedelta(days=30), "end": timezone.now() + timedelta(days=40)}))
+
+    @property
+    def calendar_token(self):
+        return self._once("calendar_token", lambda: services.calendar_token_rotate(actor=self.people["alice"]).key)
+
+    @property
     def audit_seq(self):
         self.board  # noqa: B018 -- creating the board writes the first events of the chain
         return AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first()
@@ -301,7 +345,8 @@ def _url_kwargs(route, pattern, w):
                     value = w.change.runbook_version.runbook_id  # the runbook alice's change runs
             else:
                 make = {"board": lambda: w.board.pk, "service": lambda: w.service.pk,
-                        "template": lambda: w.template.pk, "audit": lambda: w.audit_seq}.get(basename)
+                        "template": lambda: w.template.pk, "audit": lambda: w.audit_seq,
+                        "window": lambda: w.window.pk, "freeze": lambda: w.freeze.pk}.get(basename)
                 if make is None:
                     pytest.fail(f"{route}: no object for its pk; teach _url_kwargs which object {basename} is")
                 value = make()
@@ -311,6 +356,8 @@ def _url_kwargs(route, pattern, w):
             value = w.conditional_change.conditions.get().pk
         elif name == "number":
             value = 1
+        elif name == "token":
+            value = w.calendar_token
         else:
             pytest.fail(f"{route}: no object for the URL argument {name!r}; teach _url_kwargs about it")
         kwargs[name] = value
@@ -346,7 +393,20 @@ BODIES = {
     ("change-votes", "POST"): (lambda w: {"decision": "approve", "comment": ""}, "json"),
     ("change-decide", "POST"): (lambda w: {"outcome": "approved", "rationale": "Low risk, rehearsed."}, "json"),
     ("change-satisfy-condition", "POST"): (lambda w: {"evidence": "https://oncall.example.com/page/1"}, "json"),
-    ("change-schedule", "POST"): (lambda w: {"planned_start": _soon(2), "planned_end": _soon(2, 1)}, "json"),
+    ("change-schedule", "POST"): (lambda w: {"planned_start": _soon(2)}, "json"),
+    ("window-list", "POST"): (lambda w: {"service": w.service.slug, "environment": "production",
+                                         "name": "Tuesday night", "time_zone": "Europe/London",
+                                         "dtstart": "2026-03-03T22:00", "duration_minutes": 240,
+                                         "rrule": "FREQ=WEEKLY;BYDAY=TU", "exdates": ["2026-12-29"]}, "json"),
+    ("window-detail", "PATCH"): (lambda w: {"description": "Edited."}, "json"),
+    ("window-detail", "DELETE"): (lambda w: {}, "json"),
+    ("freeze-list", "POST"): (lambda w: {"name": "Quarter close", "reason": "Finance closes the books.",
+                                         "board": w.board.pk, "services": [w.service.slug], "start": _soon(60),
+                                         "end": _soon(63)}, "json"),
+    ("freeze-detail", "PATCH"): (lambda w: {"reason": "Trading peak, extended."}, "json"),
+    ("freeze-detail", "DELETE"): (lambda w: {}, "json"),
+    ("calendar-token", "POST"): (lambda w: {}, "json"),
+    ("calendar-token", "DELETE"): (lambda w: {}, "json"),
     ("change-implement", "POST"): (lambda w: {}, "json"),
     ("change-finish", "POST"): (lambda w: {"outcome": "completed", "notes": "Done."}, "json"),
     ("change-close", "POST"): (lambda w: {"review": "Went to plan.", "smoke_tests_passed": True,

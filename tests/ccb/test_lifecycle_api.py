@@ -8,6 +8,7 @@ from ccb import audit, services
 from ccb.models import AuditEvent
 
 from ..conftest import ANSWERS, PDF
+from .conftest import in_window
 
 
 def _packet_json(service_slug, runbook, **over):
@@ -34,7 +35,7 @@ def _upload_report(client, change_id):
                         "signed_on": "2026-11-20"}, format="multipart")
 
 
-def test_normal_change_from_packet_to_closed(api, board, people, service_map, runbook):
+def test_normal_change_from_packet_to_closed(api, board, people, service_map, runbook, windows):
     alice, bob, carol, erin, frank, quinn = (api(people[n]) for n in ("alice", "bob", "carol", "erin", "frank",
                                                                       "quinn"))
     r = alice.post("/api/v1/changes/", {**_packet_json("api", runbook), "board": board.pk}, format="json")
@@ -72,11 +73,11 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
     assert decision["revision_hash"] == revision_hash and decision["runbook_hash"] == runbook.content_hash
     assert decision["basis"] == "quorum" and decision["conditions"][0]["text"] == "Run the smoke test twice"
 
-    start = timezone.now() + timedelta(days=2)
-    r = frank.post(f"/api/v1/changes/{cid}/schedule/",
-                   {"planned_start": start.isoformat(), "planned_end": (start + timedelta(hours=1)).isoformat()},
-                   format="json")
+    start = in_window(days=2)
+    r = frank.post(f"/api/v1/changes/{cid}/schedule/", {"planned_start": start.isoformat()}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
+    assert r.json()["planned_end"] == (start + timedelta(minutes=runbook.estimated_minutes)).isoformat().replace(
+        "+00:00", "Z")
 
     r = frank.post(f"/api/v1/changes/{cid}/implement/")
     assert r.status_code == 409 and "Run the smoke test twice" in r.json()["detail"]

@@ -1,9 +1,6 @@
 """Revisions bind votes and the decision to exactly what was reviewed."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from ccb import services
 from ccb.exceptions import Conflict
@@ -12,6 +9,7 @@ from deployments import services as runbook_services
 from deployments.models import RunbookVersion
 
 from ..conftest import RUNBOOK_YAML
+from .conftest import in_window
 
 
 def test_editing_a_submitted_change_voids_its_votes_and_makes_a_new_revision(api, submitted, people):
@@ -65,12 +63,10 @@ def test_an_approved_change_cannot_be_edited(api, submitted, people):
     assert r.status_code == 409 and r.json()["status"] == "approved"
 
 
-def test_implementation_refuses_when_the_runbook_under_the_approval_changed(submitted, people):
+def test_implementation_refuses_when_the_runbook_under_the_approval_changed(submitted, people, windows):
     for name in ("bob", "carol"):
         services.vote_cast(change_id=submitted.pk, voter=people[name], decision="approve")
-    start = timezone.now() + timedelta(hours=2)
-    services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=start,
-                                     planned_end=start + timedelta(hours=1))
+    services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=in_window(days=1))
     # Someone rewrites a step of the approved runbook version behind the board's back.
     version = RunbookVersion.objects.get(pk=submitted.runbook_version_id)
     version.document["stages"][0]["steps"][0]["params"]["weight"] = 100
@@ -80,12 +76,10 @@ def test_implementation_refuses_when_the_runbook_under_the_approval_changed(subm
     assert ChangeRequest.objects.get(pk=submitted.pk).status == "scheduled"
 
 
-def test_implementation_refuses_when_the_packet_under_the_approval_changed(submitted, people):
+def test_implementation_refuses_when_the_packet_under_the_approval_changed(submitted, people, windows):
     for name in ("bob", "carol"):
         services.vote_cast(change_id=submitted.pk, voter=people[name], decision="approve")
-    start = timezone.now() + timedelta(hours=2)
-    services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=start,
-                                     planned_end=start + timedelta(hours=1))
+    services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=in_window(days=1))
     ChangeRequest.objects.filter(pk=submitted.pk).update(rollback_steps="none")  # a write that bypassed services
     with pytest.raises(Conflict, match="differs from the approved revision"):
         services.change_request_start_implementation(change_id=submitted.pk, actor=people["frank"])

@@ -2,10 +2,8 @@
 PolicyViolation when the service is called directly (the shell, admin and workers take that path)."""
 
 import json
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from ccb import services
 from ccb.choices import BoardRole
@@ -14,6 +12,7 @@ from ccb.models import AuditEvent, ChangeRequest, Vote
 from deployments import services as runbook_services
 
 from ..conftest import RUNBOOK_YAML
+from .conftest import in_window
 
 
 def refused_events(rule):
@@ -148,32 +147,27 @@ def _approved(submitted, people):
     return approve(submitted, "bob", "carol", people=people)
 
 
-def test_only_the_implementer_or_chair_schedules(api, submitted, people):
+def test_only_the_implementer_or_chair_schedules(api, submitted, people, windows):
     change = _approved(submitted, people)
-    start = timezone.now() + timedelta(days=1)
-    body = {"planned_start": start.isoformat(), "planned_end": (start + timedelta(hours=1)).isoformat()}
+    body = {"planned_start": in_window(days=1).isoformat()}
     r = api(people["bob"]).post(f"/api/v1/changes/{change.pk}/schedule/", body, format="json")
     assert_api_refused(r, "implementer_or_chair_schedules")
     r = api(people["erin"]).post(f"/api/v1/changes/{change.pk}/schedule/", body, format="json")
     assert r.status_code == 200
 
 
-def test_only_the_assigned_implementer_executes(api, submitted, people):
+def test_only_the_assigned_implementer_executes(api, submitted, people, windows):
     change = _approved(submitted, people)
-    start = timezone.now() + timedelta(days=1)
-    services.change_request_schedule(change_id=change.pk, actor=people["frank"], planned_start=start,
-                                     planned_end=start + timedelta(hours=1))
+    services.change_request_schedule(change_id=change.pk, actor=people["frank"], planned_start=in_window(days=1))
     r = api(people["mia"]).post(f"/api/v1/changes/{change.pk}/implement/")
     assert_api_refused(r, "implementer_only_executes")
     r = api(people["erin"]).post(f"/api/v1/changes/{change.pk}/implement/")
     assert_api_refused(r, "implementer_only_executes")
 
 
-def test_only_the_chair_or_a_verifier_closes(api, submitted, people):
+def test_only_the_chair_or_a_verifier_closes(api, submitted, people, windows):
     change = _approved(submitted, people)
-    start = timezone.now() + timedelta(days=1)
-    services.change_request_schedule(change_id=change.pk, actor=people["frank"], planned_start=start,
-                                     planned_end=start + timedelta(hours=1))
+    services.change_request_schedule(change_id=change.pk, actor=people["frank"], planned_start=in_window(days=1))
     services.change_request_start_implementation(change_id=change.pk, actor=people["frank"])
     services.change_request_finish_implementation(change_id=change.pk, actor=people["frank"], outcome="rolled_back")
     r = api(people["frank"]).post(f"/api/v1/changes/{change.pk}/close/", {"review": "rolled back"}, format="json")
