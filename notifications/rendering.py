@@ -16,7 +16,10 @@ from .recipients import Recipient
 
 TEMPLATE_DIR = "notifications/emails"
 # Context keys that may arrive as ISO 8601 text from callers passing plain data.
-_DATETIME_KEYS = frozenset({"start", "end", "previous_start", "previous_end", "requested_start", "requested_end"})
+_DATETIME_KEYS = frozenset({"start", "end", "previous_start", "previous_end", "requested_start", "requested_end",
+                            "planned_start", "planned_end"})
+# The slot a message is about, under the names the templates use.
+_ALIASES = {"start": "planned_start", "end": "planned_end"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ def _context(*, event: str, recipient: Recipient, context: dict, change_id: int 
              slot: Slot | None) -> dict:
     ctx = {key: (as_datetime(value) or value) if key in _DATETIME_KEYS or key.endswith("_at") else value
            for key, value in context.items()}
+    for name, alias in _ALIASES.items():
+        if ctx.get(name) is None and ctx.get(alias) is not None:
+            ctx[name] = ctx[alias]
     if slot is not None:
         ctx.setdefault("start", slot.start)
         ctx.setdefault("end", slot.end)

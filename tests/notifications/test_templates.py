@@ -52,3 +52,19 @@ def test_times_are_shown_in_utc_whoever_caused_the_event():
         out = rendering.render(event="scheduled", recipient=Recipient(email="x@example.org"), context=CONTEXT,
                                change_id=42)
     assert "Tue 1 Dec 2026, 22:00 – 23:00 UTC" in out.text
+
+
+def test_the_context_ccb_scheduling_sends_reads_well():
+    """ccb.services.delivery / windows pass the slot as planned_start/planned_end ISO text."""
+    base = {"reference": "CHG-000042", "title": "Rotate keys", "planned_start": "2026-12-01T22:00:00+00:00",
+            "planned_end": "2026-12-02T00:30:00+00:00"}
+    recipient = Recipient(email="x@example.org")
+    scheduled = rendering.render(event="scheduled", recipient=recipient, change_id=42,
+                                 context={**base, "override_reason": "Security fix"})
+    assert "When: Tue 1 Dec 2026, 22:00 – Wed 2 Dec 2026, 00:30 UTC" in scheduled.text
+    assert "Scheduled by the chair's override: Security fix" in scheduled.text
+    assert scheduled.subject == "[CHG-000042] Scheduled Tue 1 Dec 2026, 22:00 UTC: Rotate keys"
+    conflict = rendering.render(event="schedule_conflict", recipient=recipient, change_id=42,
+                                context={**base, "problems": ["Overlaps CHG-000040 on API", "Inside a freeze"]})
+    assert "  - Overlaps CHG-000040 on API\n  - Inside a freeze" in conflict.text
+    assert "<li style=\"margin:0 0 4px;\">Inside a freeze</li>" in conflict.html
