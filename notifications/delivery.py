@@ -159,7 +159,13 @@ def build_email(row: OutboxMessage) -> EmailMultiAlternatives:
     if row.body_html:
         email.attach_alternative(row.body_html, "text/html")
     for attachment in row.attachments:
-        email.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
+        if attachment["mimetype"].startswith("text/calendar"):
+            # As calendar invitations from calendar servers are built: an inline text/calendar part,
+            # which Outlook and Apple Mail turn into Accept/Decline, and an .ics file for the rest.
+            email.attach_alternative(attachment["content"], attachment["mimetype"])
+            email.attach(attachment["filename"], attachment["content"].encode(), "application/ics")
+        else:
+            email.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
     return email
 
 

@@ -22,10 +22,14 @@ def send(event, change, people, django_capture_on_commit_callbacks, calendar, **
 
 
 def invite(received) -> tuple[icalendar.Calendar, icalendar.Event, str]:
+    """The .ics file, parsed; and the inline text/calendar part's type, which must carry the same."""
     (part,) = [a for a in received.attachments() if a.get_filename() == "invite.ics"]
+    assert part.get_content_type() == "application/ics"
     calendar = icalendar.Calendar.from_ical(part.get_content())
     (event,) = calendar.walk("VEVENT")
-    return calendar, event, part.get_content_type() + "; method=" + part.get_param("method")
+    inline = received.message.get_body(preferencelist=("calendar",))
+    assert icalendar.Calendar.from_ical(inline.get_content()).to_ical() == calendar.to_ical()
+    return calendar, event, inline.get_content_type() + "; method=" + inline.get_param("method")
 
 
 def test_schedule_move_and_withdraw_send_request_update_and_cancel(submitted, people, smtp, eager_celery,
