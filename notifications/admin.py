@@ -71,14 +71,14 @@ class SubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = Subscription
-        fields = ["user", "email", "service", "board", "change", "events", "active"]
+        fields = ["user", "email", "service", "board", "change", "customer", "events", "active"]
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionForm
-    list_display = ["id", "__str__", "events", "active", "created_at"]
-    list_filter = ["active"]
+    list_display = ["id", "__str__", "customer", "events", "active", "created_at"]
+    list_filter = ["active", "customer"]
     search_fields = ["email", "user__username", "user__email"]
     raw_id_fields = ["user", "service", "board", "change"]
 
@@ -90,7 +90,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         saved = services.subscription_save(target=target, target_id=data[target].pk,
                                            user_id=data["user"].pk if data.get("user") else None,
                                            email=data.get("email") or "", events=data["events"],
-                                           active=data["active"])
+                                           active=data["active"], customer=data["customer"])
         obj.pk = saved.pk
 
 

@@ -38,7 +38,8 @@ class Subscription(models.Model):
     """Someone who wants mail about a service, a board or a change.
 
     A person is a user or, for stakeholders without an account, a plain address. ``events`` limits
-    the row to those events (empty: every event). Board members are subscribed to their board
+    the row to those events (empty: every event). A customer row (services only) receives customer
+    notices and never the board's internal mail, whatever ``events`` says. Board members are subscribed to their board
     without a row (see ``registry``); a row for a member overrides that, and ``active=False``
     turns the board's mail off for them.
     """
@@ -52,6 +53,8 @@ class Subscription(models.Model):
                                related_name="+")
     events = models.JSONField(default=list, blank=True, validators=[validate_events],
                               help_text="The events this person wants about it; empty means all of them.")
+    customer = models.BooleanField(
+        default=False, help_text="A customer of the service: gets the customer notices and nothing internal.")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -59,6 +62,8 @@ class Subscription(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=_ONE_TARGET, name="subscription_one_target"),
+            models.CheckConstraint(condition=Q(customer=False) | Q(service__isnull=False),
+                                   name="subscription_customers_follow_services"),
             models.CheckConstraint(condition=_ONE_PERSON, name="subscription_one_person"),
             *_unique_per_person_and_target(),
         ]
@@ -69,6 +74,8 @@ class Subscription(models.Model):
         return f"{self.user or self.email} → {target}"
 
     def wants(self, event: str) -> bool:
+        if self.customer:
+            return self.active and event == Event.CUSTOMER_NOTIFICATION
         return self.active and (not self.events or event in self.events)
 
 

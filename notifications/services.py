@@ -109,10 +109,15 @@ _TARGETS = ("service", "board", "change")
 
 
 def subscription_save(*, target: str, target_id: int, user_id: int | None = None, email: str = "",
-                      events: Iterable[str] = (), active: bool = True) -> Subscription:
-    """Follow a service, board or change (or, with active=False, stop following a board one is a member of)."""
+                      events: Iterable[str] = (), active: bool = True, customer: bool = False) -> Subscription:
+    """Follow a service, board or change (or, with active=False, stop following a board one is a member of).
+
+    customer=True (services only): a customer of the service, who gets its customer notices only.
+    """
     if target not in _TARGETS:
         raise ValueError(f"target must be one of {_TARGETS}")
+    if customer and target != "service":
+        raise ValueError("customers follow services")
     if (user_id is None) == (not email.strip()):
         raise ValueError("a subscription belongs to a user or to an address, exactly one")
     events = sorted(set(events))
@@ -120,7 +125,8 @@ def subscription_save(*, target: str, target_id: int, user_id: int | None = None
     person = {"user_id": user_id} if user_id is not None else {"user": None, "email": email.strip().lower()}
     with transaction.atomic():
         subscription, _ = Subscription.objects.select_for_update().update_or_create(
-            **person, **{f"{target}_id": target_id}, defaults={"events": events, "active": active})
+            **person, **{f"{target}_id": target_id},
+            defaults={"events": events, "active": active, "customer": customer})
     return subscription
 
 

@@ -28,6 +28,9 @@ def test_failed_messages_are_listed_with_their_error_and_cannot_be_edited(admin_
     listing = admin_client.get("/admin/notifications/outboxmessage/", {"status__exact": "failed"})
     assert listing.status_code == 200
     assert "gone@example.org" in listing.text and "Mailbox unavailable" in listing.text and "Failed" in listing.text
+    assert "gone@example.org" in admin_client.get("/admin/notifications/outboxmessage/", {"q": "gone@"}).text
+    assert "gone@example.org" not in admin_client.get("/admin/notifications/outboxmessage/",
+                                                      {"status__exact": "sent"}).text
 
     page = admin_client.get(f"/admin/notifications/outboxmessage/{row.pk}/change/")
     assert page.status_code == 200 and "Mailbox unavailable" in page.text and 'name="_save"' not in page.text

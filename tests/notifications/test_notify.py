@@ -143,3 +143,23 @@ def test_a_broker_outage_delays_mail_but_never_fails_the_event(submitted, people
     assert OutboxMessage.objects.get(pk=ids[0]).status == OutboxStatus.QUEUED
     settings.NOTIFICATIONS_SWEEP_GRACE_SECONDS = 0
     assert outbox_sweep() == ids  # the periodic sweep enqueues it again
+
+
+def test_customers_of_a_service_get_its_customer_notices_and_nothing_internal(submitted, service_map):
+    api = service_map["api"]
+    services.subscription_save(target="service", target_id=api.pk, email="buyer@customer.example", customer=True)
+    services.subscription_save(target="service", target_id=api.pk, email="owner@example.org")
+    scope = {"change_id": submitted.pk, "service_ids": [api.pk]}
+
+    notice = services.notify(event="customer_notification", **scope,
+                             context={"subject": "Maintenance on Tuesday", "body": "The API may be slow."})
+    internal = [services.notify(event=e, **scope, context=change_context(submitted))
+                for e in ("submitted", "decision", "scheduled", "failed")]
+
+    assert addresses(notice) == ["buyer@customer.example", "owner@example.org"]
+    assert all(addresses(ids) == ["owner@example.org"] for ids in internal)
+    row = OutboxMessage.objects.get(pk__in=notice, to=["buyer@customer.example"])
+    assert row.subject == "Maintenance on Tuesday" and "/changes/" not in row.body_text + row.body_html
+    with pytest.raises(ValueError, match="customers follow services"):
+        services.subscription_save(target="board", target_id=submitted.board_id, email="x@example.org",
+                                   customer=True)
