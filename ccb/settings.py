@@ -244,3 +244,7 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-nightly": {"task": "ccb.audit_verify", "schedule": 24 * 60 * 60, "options": {"queue": "exports"}},
 }
+from notifications import celery_config as notifications_celery  # noqa: E402
+
+CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES}
+CELERY_BEAT_SCHEDULE.update(notifications_celery.BEAT_SCHEDULE)

@@ -121,8 +121,8 @@ def test_validation_report_needs_its_signer(alice, make_change):
     assert r.status_code == 400 and "signer" in r.json()["signed_by"][0]
 
 
-def test_attachments_are_stored_under_generated_names_and_served_only_to_readers(api, people, make_change, settings):
-    change = make_change()
+def test_attachments_are_stored_under_generated_names_and_served_only_to_readers(api, people, submitted):
+    change = submitted
     attachment = change.attachments.get()
     assert attachment.file.name.startswith("attachments/") and "report" not in attachment.file.name
     assert attachment.file.name.endswith(".pdf")

@@ -63,6 +63,10 @@ def eager_celery():
 
 @pytest.fixture(autouse=True)
 def _clean_registry():
-    yield
+    """Each test starts without ccb's sources (tests that need them register them) and leaves
+    ccb's registrations as it found them."""
+    saved = dict(registry._sources)
     registry.register_board_members_source(None)
     registry.register_digest_source(None)
+    yield
+    registry._sources.update(saved)
