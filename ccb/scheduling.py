@@ -110,8 +110,10 @@ def _fmt(instant: datetime, tz=None) -> str:
 def _fmt_range(start: datetime, end: datetime, tz=None) -> str:
     a = start.astimezone(tz) if tz is not None else timezone.localtime(start)
     b = end.astimezone(tz) if tz is not None else timezone.localtime(end)
-    if a.date() == b.date():
+    if a.date() == b.date() and a.tzname() == b.tzname():
         return f"{a:%a %d %b %Y %H:%M}–{b:%H:%M %Z}"
+    if a.date() == b.date():  # across a clock change: each end in its own offset
+        return f"{a:%a %d %b %Y %H:%M %Z}–{b:%H:%M %Z}"
     return f"{_fmt(start, tz)} – {_fmt(end, tz)}"
 
 
