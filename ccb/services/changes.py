@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
-from ccb import audit, policies, quorum, revisions, risk, scheduling
+from ccb import audit, notices, policies, quorum, revisions, risk, scheduling
 from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
@@ -135,7 +135,9 @@ def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser,
     old = change.current_revision
     revision = _new_revision(change, actor)
     change.save(update_fields=["current_revision"])
-    _void_votes(change, actor)
+    if _void_votes(change, actor):
+        members, _ = eligible_voters(change)
+        notices.vote_needed(change, actor, members, f"Revision {revision.number} needs your vote again.")
     audit.record(actor=actor, action=AuditAction.CHANGE_REVISED, target=change,
                  data={"from": old.content_hash if old else None, "to": revision.content_hash,
                        "number": revision.number, "fields": changed})
@@ -259,6 +261,7 @@ def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeR
     audit.record(actor=actor, action=AuditAction.CHANGE_SUBMITTED, target=change,
                  data={"revision": revision.content_hash, "number": revision.number,
                        "runbook": revision.runbook_hash, "risk": change.risk_level})
+    notices.submitted(change, actor)
     if standard:
         record_decision(change=change, outcome=DecisionOutcome.APPROVED, basis=DecisionBasis.TEMPLATE, actor=None,
                         rationale=f"Pre-approved by {change.board} as template '{change.template}'.")
@@ -285,6 +288,8 @@ def record_decision(*, change: ChangeRequest, outcome: str, basis: str, actor: A
     if change.change_type == ChangeType.EMERGENCY and outcome != DecisionOutcome.REJECTED:
         change.review_due_at = now + timedelta(days=change.board.emergency_review_days)
     change.save(update_fields=["status", "decided_at", "review_due_at", "updated_at"])
+    notices.decision(change, actor, outcome=outcome, label=change.get_status_display(), rationale=rationale,
+                     conditions=[c["text"] for c in conditions or []])
     audit.record(actor=actor, action=AuditAction.CHANGE_DECIDED, target=change,
                  data={"outcome": outcome, "basis": basis, "revision": decision.revision_hash,
                        "runbook": decision.runbook_hash, "conditions": [c["text"] for c in conditions or []],
@@ -302,6 +307,7 @@ def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: 
     previous = change.status
     change.status = Status.WITHDRAWN
     change.save(update_fields=["status", "updated_at"])
+    notices.withdrawn(change, actor, was=previous, reason=reason)
     if previous == Status.SCHEDULED:
         change_schedules_recheck(
             actor=actor, service_ids=scheduling.related_services(change.services.values_list("pk", flat=True)),

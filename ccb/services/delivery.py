@@ -5,8 +5,16 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from ccb import audit, policies, revisions, scheduling
-from ccb.choices import APPROVED_STATES, OUTCOME_STATES, OVERRIDABLE_SCHEDULE_RULES, AuditAction, ChangeType, Status
+from ccb import audit, notices, policies, revisions, scheduling
+from ccb.choices import (
+    APPROVED_STATES,
+    OUTCOME_STATES,
+    OVERRIDABLE_SCHEDULE_RULES,
+    AuditAction,
+    ChangeType,
+    NotificationTiming,
+    Status,
+)
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
 from ccb.models import ChangeRequest, Condition
 from notifications import services as notifications
@@ -102,19 +110,25 @@ def change_request_schedule(*, change_id: int, actor: AbstractBaseUser, planned_
         audit.record(actor=actor, action=AuditAction.CHANGE_SCHEDULE_OVERRIDDEN, target=change,
                      data={"reason": reason, "start": planned_start, "end": planned_end,
                            "problems": [p.as_dict() for p in problems]})
-    _notify_scheduled(change, rescheduled)
+    _notify_scheduled(change, rescheduled, previous)
+    if not rescheduled and change.notification_timing == NotificationTiming.ON_SCHEDULE:
+        notices.customer_notice(change)
     return change
 
 
-def _notify_scheduled(change: ChangeRequest, rescheduled: bool) -> None:
+def _notify_scheduled(change: ChangeRequest, rescheduled: bool, previous: tuple) -> None:
+    """The requester, the implementer and the subscribers get the slot, with a calendar invite."""
     start, end = change.planned_start.isoformat(), change.planned_end.isoformat()
     summary = f"{change.reference} {change.title}"
     notifications.notify(
         event="rescheduled" if rescheduled else "scheduled", change_id=change.pk, board_id=change.board_id,
         service_ids=list(change.services.values_list("pk", flat=True)),
         user_ids=sorted({change.requester_id, change.implementer_id} - {None}),
-        context={"reference": change.reference, "title": change.title, "planned_start": start,
-                 "planned_end": end, "environment": change.environment,
+        context={"reference": change.reference, "title": change.title, "start": start, "end": end,
+                 "planned_start": start, "planned_end": end, "environment": change.environment,
+                 "previous_start": previous[0].isoformat() if rescheduled and previous[0] else None,
+                 "previous_end": previous[1].isoformat() if rescheduled and previous[1] else None,
+                 "implementer": change.implementer.get_username() if change.implementer_id else None,
                  "override_reason": change.schedule_override_reason},
         calendar={"uid": f"change-{change.pk}@ccb", "start": start, "end": end, "summary": summary,
                   "description": change.summary, "sequence": change.schedule_sequence, "method": "REQUEST"})
@@ -134,6 +148,9 @@ def change_request_start_implementation(*, change_id: int, actor: AbstractBaseUs
         raise Conflict("Conditions of the approval are not met yet: " + "; ".join(open_conditions))
     change.status, change.implementation_started_at = Status.IMPLEMENTING, timezone.now()
     change.save(update_fields=["status", "implementation_started_at", "updated_at"])
+    notices.deployment_started(change, actor)
+    if change.notification_timing == NotificationTiming.AT_START:
+        notices.customer_notice(change)
     audit.record(actor=actor, action=AuditAction.CHANGE_IMPLEMENTATION_STARTED, target=change,
                  data={"revision": change.current_revision.content_hash,
                        "runbook": change.current_revision.runbook_hash})
@@ -151,6 +168,7 @@ def change_request_finish_implementation(*, change_id: int, actor: AbstractBaseU
     change.status, change.implementation_finished_at = outcome, timezone.now()
     change.implementation_notes = notes.strip()
     change.save(update_fields=["status", "implementation_finished_at", "implementation_notes", "updated_at"])
+    notices.finished(change, actor)
     audit.record(actor=actor, action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED, target=change,
                  data={"outcome": outcome, "notes": change.implementation_notes})
     return change
@@ -174,6 +192,7 @@ def change_request_close(*, change_id: int, actor: AbstractBaseUser, exit_criter
     change.exit_criteria = {**{k: bool(exit_criteria.get(k)) for k in EXIT_CRITERIA}, "review": review.strip()}
     change.status, change.closed_at = Status.CLOSED, timezone.now()
     change.save(update_fields=["exit_criteria", "status", "closed_at", "updated_at"])
+    notices.closed(change, actor)
     audit.record(actor=actor, action=AuditAction.CHANGE_CLOSED, target=change, data=change.exit_criteria)
     return change
 

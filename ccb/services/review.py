@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from ccb import audit, policies, quorum
+from ccb import audit, notices, policies, quorum
 from ccb.choices import REVIEW_STATES, AuditAction, BoardRole, DecisionBasis, DecisionOutcome, Status, VoteDecision
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
 from ccb.models import ChangeRequest, Decision, Vote
@@ -27,6 +27,9 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
     change.save(update_fields=["status", "updated_at"])
     audit.record(actor=actor, action=AuditAction.CHANGE_REVIEW_STARTED, target=change,
                  data={"revision": change.current_revision.content_hash})
+    members, _ = eligible_voters(change)
+    voted = set(Vote.objects.filter(revision=change.current_revision).values_list("voter_id", flat=True))
+    notices.on_agenda(change, actor, members - voted - {actor.pk}, tally(change).explanation)
 
 
 @service

@@ -72,8 +72,18 @@ def _record_check(change: ChangeRequest, problems: list[scheduling.Problem], act
             context={"reference": change.reference, "title": change.title,
                      "planned_start": change.planned_start.isoformat(), "planned_end": change.planned_end.isoformat(),
                      "problems": [p.message for p in problems], "rules": sorted({str(p.rule) for p in problems}),
-                     "trigger": trigger})
+                     "reason": trigger, "trigger": trigger, **_other_change(change, problems)})
     return True
+
+
+def _other_change(change: ChangeRequest, problems: list[scheduling.Problem]) -> dict:
+    """The first change this one now clashes with; its title only when both are on the same board."""
+    other = next((ChangeRequest.objects.filter(pk=p.change).only("pk", "title", "board").first()
+                  for p in problems if p.change), None)
+    if other is None:
+        return {}
+    return {"other_reference": other.reference,
+            "other_title": other.title if other.board_id == change.board_id else ""}
 
 
 @service

@@ -47,7 +47,8 @@ def test_a_freeze_added_over_a_booked_change_flags_it_and_tells_its_people(api, 
     assert message["change_id"] == booked.pk
     assert message["user_ids"] == sorted([people["alice"].pk, people["frank"].pk])
     assert message["context"]["problems"] == [problem["message"]]
-    assert message["context"]["trigger"] == "The freeze 'Incident freeze' was created by erin."
+    assert message["context"]["reason"] == "The freeze 'Incident freeze' was created by erin."
+    assert "other_reference" not in message["context"]
     [event] = AuditEvent.objects.filter(action=AuditAction.CHANGE_SCHEDULE_FLAGGED, target_id=str(booked.pk))
     assert json.loads(event.data)["problems"] == booked.schedule_problems
 
@@ -84,7 +85,7 @@ def test_withdrawing_the_window_flags_the_changes_that_needed_it(booked, people,
     booked.refresh_from_db()
     assert [p["message"] for p in booked.schedule_problems] == [
         "No maintenance window is defined for API in production."]
-    assert conflicts(sent)[0]["context"]["trigger"] == (
+    assert conflicts(sent)[0]["context"]["reason"] == (
         "The maintenance window 'Daytime' for API was withdrawn by erin.")
 
 
@@ -104,8 +105,12 @@ def test_rescheduling_a_flagged_change_clears_it(booked, people, board, sent):
     freeze(people["erin"], board=board, start=at(9), end=at(12))
     change = book(booked, at(13), people["frank"])
     assert change.schedule_problems == [] and change.schedule_sequence == 1
-    assert [m["event"] for m in sent if m["change_id"] == booked.pk] == [
+    assert [m["event"] for m in sent if m["change_id"] == booked.pk and "schedule" in m["event"]] == [
         "schedule_conflict", "rescheduled"]
+    [moved] = [m for m in sent if m["event"] == "rescheduled"]
+    assert (moved["context"]["previous_start"], moved["context"]["start"]) == (
+        at(10).isoformat(), at(13).isoformat())
+    assert moved["calendar"]["sequence"] == 1 and moved["context"]["implementer"] == "frank"
 
 
 def test_an_overridden_booking_answers_only_to_freezes(approved_on, people, windows, board, sent):
@@ -146,8 +151,8 @@ def test_a_change_already_being_implemented_is_left_alone(booked, people, board,
 
 def test_scheduling_tells_the_requester_and_implementer_with_a_calendar_slot(approved_on, people, windows, sent):
     change = book(approved_on("api"), in_window(days=4), people["frank"])
-    [message] = sent
-    assert message["event"] == "scheduled" and message["change_id"] == change.pk
+    [message] = [m for m in sent if m["event"] == "scheduled"]
+    assert message["change_id"] == change.pk
     assert message["user_ids"] == sorted([people["alice"].pk, people["frank"].pk])
     assert message["calendar"]["uid"] == f"change-{change.pk}@ccb" and message["calendar"]["sequence"] == 0
     assert message["calendar"]["start"] == change.planned_start.isoformat()

@@ -323,5 +323,7 @@ def test_the_chair_may_override_a_conflict_and_the_other_change_is_flagged(api, 
     conflict = [m for m in sent if m["event"] == "schedule_conflict"]
     assert [(m["change_id"], m["user_ids"]) for m in conflict] == [
         (first.pk, sorted([people["alice"].pk, people["frank"].pk]))]
+    assert (conflict[0]["context"]["other_reference"], conflict[0]["context"]["other_title"]) == (
+        change.reference, "Hotfix")
     change.refresh_from_db()
     assert change.schedule_problems == []  # the override took responsibility for its own conflict
