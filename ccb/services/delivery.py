@@ -77,6 +77,8 @@ def change_request_schedule(*, change_id: int, actor: AbstractBaseUser, planned_
     if reason:
         policies.assert_can_override_schedule(actor=actor, change=change)
     assert_transition(change, Status.SCHEDULED, "schedule")
+    if timezone.is_naive(planned_start):
+        raise PacketInvalid({"planned_start": ["Give the start as an instant: with its offset or time zone."]})
     if planned_start < timezone.now():
         raise PacketInvalid({"planned_start": ["The planned start is in the past."]})
     if change.implementer_id is None:

@@ -2,6 +2,7 @@
 
 import secrets
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -108,7 +109,8 @@ def change_schedules_recheck(*, actor: AbstractBaseUser | None, service_ids: Ite
     flagged = []
     for change in changes:
         ignore = OVERRIDABLE_SCHEDULE_RULES if change.schedule_override_reason else ()
-        problems = scheduling.check(change, change.planned_start, change.planned_end, ignore=ignore)
+        with timezone.override(UTC):  # stored for everyone to read, not in the zone of whoever triggered it
+            problems = scheduling.check(change, change.planned_start, change.planned_end, ignore=ignore)
         if _record_check(change, problems, actor, trigger):
             flagged.append(change)
     return flagged

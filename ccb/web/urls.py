@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import actions, views
+from . import actions, calendar, views
 
 app_name = "web"
 urlpatterns = [
@@ -18,6 +18,10 @@ urlpatterns = [
     path("changes/<int:pk>/vote/", actions.change_vote, name="change-vote"),
     path("changes/<int:pk>/decide/", actions.change_decide, name="change-decide"),
     path("boards/<slug:slug>/agenda/", views.agenda, name="agenda"),
+    path("changes/<int:pk>/schedule/", calendar.change_schedule, name="change-schedule"),
+    path("calendar/", calendar.calendar_view, name="calendar"),
+    path("calendar/feed-address/", calendar.calendar_feed_token, name="calendar-feed-token"),
+    path("calendar/windows/", calendar.windows_page, name="windows"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
 ]

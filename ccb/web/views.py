@@ -14,6 +14,7 @@ from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
 from ccb.choices import REVIEW_STATES, BoardRole, ChangeType, Status
 from ccb.exceptions import PolicyViolation
 from ccb.models import AuditEvent, Board, ChangeRequest, Vote
+from ccb.web.calendar import free_slots
 from ccb.web.forms import AuditFilterForm, DecideForm, VoteForm
 from ccb.web.helpers import abilities, change_for, refused
 
@@ -41,6 +42,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "awaiting": _awaiting_vote(request.user, changes).order_by("submitted_at")[:8],
         "deployments": changes.filter(implementer=request.user,
                                       status__in=[Status.SCHEDULED, Status.IMPLEMENTING]).order_by("planned_start")[:8],
+        "flagged": changes.filter(Q(requester=request.user) | Q(implementer=request.user),
+                                  status__in=[Status.SCHEDULED]).exclude(schedule_problems=[])[:8],
         "overdue": changes.filter(change_type=ChangeType.EMERGENCY, retrospective_at__isnull=True,
                                   review_due_at__lt=now).order_by("review_due_at")[:8],
     }
@@ -102,7 +105,9 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tally": services.tally(change) if change.status in REVIEW_STATES else None,
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
         "decide_form": DecideForm(),
+        "slots": free_slots(change) if can["schedule"] else [],
     }
+    can["override"] = can["schedule"] and policies.has_role(request.user, change.board, BoardRole.CHAIR)
     return render(request, "ccb/change_detail.html", context)
 
 

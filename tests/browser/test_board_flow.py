@@ -138,7 +138,7 @@ def test_an_auditor_browses_and_filters_the_trail_and_can_change_nothing(sign_in
 
 
 MAIN_PAGES = ["/accounts/login/", "/", "/changes/", "/changes/new/", "/changes/{pk}/", "/changes/{pk}/diff/?a=1&b=2",
-              "/boards/production-ccb/agenda/", "/audit/"]
+              "/boards/production-ccb/agenda/", "/audit/", "/calendar/", "/calendar/?view=week", "/calendar/windows/"]
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["laptop", "phone"])
@@ -152,7 +152,7 @@ def test_main_pages_have_no_serious_accessibility_violations(sign_in, chromium, 
     found = {}
     for path in MAIN_PAGES:
         page = {"/accounts/login/": anonymous, "/boards/production-ccb/agenda/": pages["erin"],
-                "/audit/": pages["grace"]}.get(path, pages["alice"])
+                "/calendar/windows/": pages["erin"], "/audit/": pages["grace"]}.get(path, pages["alice"])
         url = path.format(pk=submitted.pk)
         response = page.goto(url)
         assert response.status == 200, url
@@ -160,7 +160,8 @@ def test_main_pages_have_no_serious_accessibility_violations(sign_in, chromium, 
         violations = serious_violations(page)
         if violations:
             found[url] = violations
-        slug = path.strip("/").split("?")[0].replace("/", "-").replace("{pk}", "change") or "dashboard"
+        slug = path.strip("/").replace("?view=", "-").replace("/", "-").replace("{pk}", "change") or "dashboard"
+        slug = slug.split("?")[0]
         screenshot(page, f"{width}-{slug}")
     anonymous.context.close()
     assert not found, found

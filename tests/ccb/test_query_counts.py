@@ -82,3 +82,29 @@ def test_catalogue_lists_do_not_grow_with_rows(api, board, people, service_map, 
     many, body = count_queries(client, url)
     assert body["count"] >= 21
     assert few == many
+
+
+def add_windows_and_freezes(start, stop, people, service_map, board):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    for i in range(start, stop):
+        for svc in service_map.values():
+            services.maintenance_window_save(actor=people["erin"], data={
+                "service": svc, "environment": "production", "name": f"W{i}", "time_zone": "Europe/London",
+                "dtstart": datetime(2026, 1, 1, 1, 0), "duration_minutes": 60, "rrule": "FREQ=WEEKLY;BYDAY=SU"})
+        services.freeze_save(actor=people["erin"], services=list(service_map.values()), data={
+            "name": f"F{i}", "reason": "Peak.", "board": board, "start": timezone.now() + timedelta(days=i + 1),
+            "end": timezone.now() + timedelta(days=i + 2)})
+
+
+@pytest.mark.parametrize("url", ["/api/v1/windows/", "/api/v1/freezes/"])
+def test_window_and_freeze_lists_do_not_grow_with_rows(api, board, people, service_map, url):
+    client = api(people["alice"])
+    add_windows_and_freezes(0, 1, people, service_map, board)
+    few, _ = count_queries(client, url)
+    add_windows_and_freezes(1, 20, people, service_map, board)
+    many, body = count_queries(client, url)
+    assert body["count"] >= 20
+    assert few == many <= 6

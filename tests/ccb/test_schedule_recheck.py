@@ -156,3 +156,12 @@ def test_scheduling_tells_the_requester_and_implementer_with_a_calendar_slot(app
     assert message["user_ids"] == sorted([people["alice"].pk, people["frank"].pk])
     assert message["calendar"]["uid"] == f"change-{change.pk}@ccb" and message["calendar"]["sequence"] == 0
     assert message["calendar"]["start"] == change.planned_start.isoformat()
+
+
+def test_flags_are_stored_in_utc_whoever_triggered_them(api, booked, people, board):
+    r = api(people["erin"]).post("/api/v1/freezes/?tz=Asia/Tokyo", {
+        "name": "Tokyo", "reason": "Incident.", "board": board.pk, "start": at(9).isoformat(),
+        "end": at(12).isoformat()}, format="json")
+    assert r.status_code == 201, r.content
+    [problem] = ChangeRequest.objects.get(pk=booked.pk).schedule_problems
+    assert f"{at(10):%a %d %b %Y %H:%M}–{at(10, 10):%H:%M} UTC" in problem["message"]

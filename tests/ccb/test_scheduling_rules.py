@@ -222,6 +222,11 @@ def test_every_broken_rule_is_named_at_once(api, approved_on, people, windows, b
 # --- the request itself --------------------------------------------------------------------------
 
 
+def test_a_start_without_an_offset_is_refused_by_the_service(approved_on, people, windows):
+    with pytest.raises(PacketInvalid, match="with its offset"):
+        book(approved_on("api"), at(10).replace(tzinfo=None), people["frank"])
+
+
 def test_the_end_is_not_for_the_client_to_choose(api, approved_on, people, windows):
     change = approved_on("api")
     r = post_schedule(api, people["frank"], change, at(10), planned_end=at(11).isoformat())
