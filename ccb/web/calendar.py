@@ -78,6 +78,17 @@ def _entries(user, start: datetime, end: datetime, filters: dict) -> list[dict]:
     return sorted(entries, key=lambda e: (e["start"], KIND_ORDER[e["kind"]]))
 
 
+def _summarise_windows(entries: list[dict]) -> list[dict]:
+    """A month shows a day's windows as one line (the week view and a service filter show each)."""
+    windows = [e for e in entries if e["kind"] == "window"]
+    if len(windows) < 2:
+        return entries
+    summary = {"kind": "window", "start": min(e["start"] for e in windows), "end": max(e["end"] for e in windows),
+               "label": f"{len(windows)} maintenance windows", "detail": "; ".join(e["label"] for e in windows)}
+    return sorted([e for e in entries if e["kind"] != "window"] + [summary],
+                  key=lambda e: (e["start"], KIND_ORDER[e["kind"]]))
+
+
 @login_required
 def calendar_view(request: HttpRequest) -> HttpResponse:
     view = "week" if request.GET.get("view") == "week" else "month"
@@ -96,9 +107,11 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     while day < after:
         day_start = datetime.combine(day, time.min, tz)
         day_end = day_start + timedelta(days=1)
+        todays = [e for e in entries if e["start"] < day_end and e["end"] > day_start]
+        if view == "month" and not filters["service"]:
+            todays = _summarise_windows(todays)
         days.append({"date": day, "in_month": view == "week" or day.month == anchor.month,
-                     "today": day == timezone.localdate(),
-                     "entries": [e for e in entries if e["start"] < day_end and e["end"] > day_start]})
+                     "today": day == timezone.localdate(), "entries": todays})
         day += timedelta(days=1)
     step = timedelta(days=7) if view == "week" else None
     prev_date = anchor - step if step else (anchor.replace(day=1) - timedelta(days=1)).replace(day=1)
