@@ -79,6 +79,9 @@ ACTION_WORDS = {
     "change.closed": "closed it", "change.retrospective_reviewed": "recorded the retrospective review",
     "vote.cast": "voted", "vote.voided": "voided earlier votes by revising", "condition.satisfied": "met a condition",
     "attachment.added": "attached a file", "policy.refused": "was refused",
+    "change.schedule_overridden": "overrode the scheduling rules",
+    "change.schedule_conflict": "found that it no longer fits its slot",
+    "change.schedule_conflict_cleared": "found that it fits its slot again",
 }
 
 
