@@ -6,7 +6,15 @@ from django.contrib.auth.admin import UserAdmin
 
 from ccb import services
 from ccb.exceptions import CCBError
-from ccb.models import AuditEvent, Board, BoardMembership, Service, StandardChangeTemplate
+from ccb.models import (
+    AuditEvent,
+    Board,
+    BoardMembership,
+    FreezeWindow,
+    MaintenanceWindow,
+    Service,
+    StandardChangeTemplate,
+)
 from ccb.services.boards import BOARD_FIELDS, SERVICE_FIELDS, TEMPLATE_FIELDS
 
 
@@ -129,3 +137,29 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class CCBUserAdmin(UserAdmin):
     search_fields = ["username", "email", "first_name", "last_name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown for reference; written through the calendar pages and the API, where re-checks and audit run."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(ReadOnlyAdmin):
+    list_display = ["name", "service", "environment", "time_zone", "start_date", "start_time", "duration_minutes",
+                    "rrule", "active"]
+    list_filter = ["environment", "active", "service__board"]
+
+
+@admin.register(FreezeWindow)
+class FreezeWindowAdmin(ReadOnlyAdmin):
+    list_display = ["name", "board", "environment", "start", "end", "active"]
+    list_filter = ["active", "board"]

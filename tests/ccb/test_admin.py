@@ -9,7 +9,8 @@ def test_admin_pages_render(client, admin_user, board, service_map, runbook, sub
     for url in ("/admin/", "/admin/ccb/board/", f"/admin/ccb/board/{board.pk}/change/", "/admin/ccb/board/add/",
                 "/admin/ccb/service/", "/admin/ccb/service/add/", "/admin/ccb/standardchangetemplate/add/",
                 "/admin/ccb/auditevent/", "/admin/ccb/auditevent/1/change/", "/admin/deployments/runbook/",
-                "/admin/auth/user/"):
+                "/admin/auth/user/", "/admin/ccb/maintenancewindow/", "/admin/ccb/freezewindow/",
+                "/admin/notifications/outboxmessage/"):
         assert client.get(url).status_code == 200, url
 
 
