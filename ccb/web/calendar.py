@@ -176,6 +176,23 @@ def windows_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def windows_deactivate(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    back = reverse("web:windows")
+    if kind == "window":
+        window = selectors.maintenance_window_get(user=request.user, pk=pk)
+        _, response = attempt(request, services.maintenance_window_deactivate, back, actor=request.user,
+                              window_id=window.pk)
+    else:
+        freeze = selectors.freeze_get(user=request.user, pk=pk)
+        _, response = attempt(request, services.freeze_deactivate, back, actor=request.user, freeze_id=freeze.pk)
+    if response is not None:
+        return response
+    messages.success(request, "Deactivated. Booked changes were checked again.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
 def change_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     change = change_for(request, pk)
     back = reverse("web:change-detail", args=[change.pk])

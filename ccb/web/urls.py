@@ -22,6 +22,7 @@ urlpatterns = [
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("calendar/feed-address/", calendar.calendar_feed_token, name="calendar-feed-token"),
     path("calendar/windows/", calendar.windows_page, name="windows"),
+    path("calendar/<str:kind>/<int:pk>/deactivate/", calendar.windows_deactivate, name="windows-deactivate"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
 ]

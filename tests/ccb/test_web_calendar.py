@@ -92,3 +92,13 @@ def test_a_freeze_over_a_booking_flags_it_on_its_page_and_the_dashboard(as_, peo
     client = as_(people["alice"])
     assert "No longer fits its slot" in client.get(f"/changes/{change.pk}/").content.decode()
     assert [c.pk for c in client.get("/").context["flagged"]] == [change.pk]
+
+
+def test_ending_a_freeze_clears_the_flag_and_members_may_not(as_, people, windows, approved_on, board):
+    change = book(approved_on("api"), in_window(days=3), people["frank"])
+    blocking = freeze(people["erin"], start=change.planned_start, end=change.planned_end, board=board)
+    assert as_(people["bob"]).post(f"/calendar/freeze/{blocking.pk}/deactivate/").status_code == 403
+    response = as_(people["erin"]).post(f"/calendar/freeze/{blocking.pk}/deactivate/")
+    assert response.status_code == 302
+    assert not FreezeWindow.objects.get(pk=blocking.pk).active
+    assert ChangeRequest.objects.get(pk=change.pk).schedule_problems == []
