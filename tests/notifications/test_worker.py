@@ -68,11 +68,14 @@ def broker():
     from ccb.celery import app
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    saved = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url, app.conf.broker_transport_options = REDIS_URL, {}
+    # Celery resolves the read and write URLs from broker_url once; point all three here.
+    keys = ("broker_url", "broker_read_url", "broker_write_url", "broker_transport_options")
+    saved = {key: app.conf.get(key) for key in keys}
+    app.conf.update(broker_url=REDIS_URL, broker_read_url=REDIS_URL, broker_write_url=REDIS_URL,
+                    broker_transport_options={})
     _reset_connections(app)
     yield REDIS_URL
-    app.conf.broker_url, app.conf.broker_transport_options = saved
+    app.conf.update(saved)
     _reset_connections(app)
     redis.Redis.from_url(REDIS_URL).flushdb()
 
