@@ -51,7 +51,8 @@ def test_fifty_threads_voting_and_deciding_at_once(api, submitted, people):
     assert not [r for r in results if r[1] >= 500], results
     assert {code for _, code, _ in results} <= {200, 201, 409}
     per_member = Counter(Vote.objects.filter(change=submitted).values_list("voter__username", flat=True))
-    assert per_member and max(per_member.values()) == 1
+    # Whoever wins the race decides: votes that land first count once each; once decided, the rest get 409.
+    assert max(per_member.values(), default=0) <= 1
     assert Decision.objects.filter(change=submitted).count() == 1
     submitted.refresh_from_db()
     assert submitted.status in {"approved", "rejected", "approved_with_conditions"}
