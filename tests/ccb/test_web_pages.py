@@ -119,3 +119,15 @@ def test_audit_page_is_for_auditors(browser, people, submitted):
     assert all(e.actor_name == "alice" for e in page.context["page"].object_list)
     state = browser(people["grace"]).get("/audit/verify/")
     assert b"Intact" in state.content
+
+
+def test_the_chair_decides_in_place_on_the_agenda(browser, people, submitted):
+    card = browser(people["erin"]).post(f"/changes/{submitted.pk}/decide/", {
+        "outcome": "approved_with_conditions", "rationale": "Low risk, good evidence.",
+        "conditions": "Notify support an hour before\n"}, HTTP_HX_REQUEST="true")
+    assert card.status_code == 200 and b"Decided: Approved with conditions" in card.content
+    submitted.refresh_from_db()
+    assert submitted.status == "approved_with_conditions"
+    assert list(submitted.conditions.values_list("text", flat=True)) == ["Notify support an hour before"]
+    page = browser(people["alice"]).get(f"/changes/{submitted.pk}/").content.decode()
+    assert "Decision on revision 1: Approved with conditions" in page and "Low risk, good evidence." in page
