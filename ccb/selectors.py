@@ -7,7 +7,7 @@ from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from ccb import policies
-from ccb.choices import Status
+from ccb.choices import BoardRole, Status
 from ccb.exceptions import PolicyViolation
 from ccb.models import (
     AuditEvent,
@@ -84,6 +84,15 @@ def condition_get(*, user: AbstractBaseUser, change: ChangeRequest, pk: int) -> 
 def reads_everything(*, user: AbstractBaseUser) -> bool:
     """Superusers and site auditors see every change, whatever board it is on."""
     return user.is_superuser or policies.is_site_auditor(user)
+
+
+def agenda_board(*, user: AbstractBaseUser, slug: str) -> Board:
+    """The board whose agenda the user may open (its members, its chair, site auditors), or 404."""
+    board = Board.objects.filter(slug=slug).first()
+    if board is None or not (policies.has_role(user, board, BoardRole.MEMBER)
+                             or policies.has_role(user, board, BoardRole.CHAIR) or reads_everything(user=user)):
+        raise Http404("No board agenda for you at this address.")
+    return board
 
 
 def can_read_audit(*, user: AbstractBaseUser) -> bool:

@@ -1,28 +1,17 @@
 """One place that turns domain errors into HTTP answers a person can act on."""
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ccb import audit
-from ccb.choices import AuditAction
 from ccb.exceptions import CCBError, IllegalTransition, PacketInvalid, PolicyViolation
-
-
-def record_refusal(exc: PolicyViolation, path: str) -> None:
-    """Audit a refusal that no service recorded (a selector refused a read)."""
-    if not exc.recorded:
-        exc.recorded = True
-        with transaction.atomic():
-            audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=None,
-                         data={"rule": exc.rule, "message": exc.message, "path": path})
+from ccb.services.base import record_refusal
 
 
 def exception_handler(exc, context):
     if isinstance(exc, PolicyViolation):
-        record_refusal(exc, context["request"].path if context.get("request") else "")
+        record_refusal(exc, path=context["request"].path if context.get("request") else "")
         return Response({"detail": exc.message, "rule": exc.rule}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, IllegalTransition):
         return Response({"detail": exc.message, "status": exc.current}, status=status.HTTP_409_CONFLICT)

@@ -15,6 +15,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def record_refusal(exc: PolicyViolation, **data) -> None:
+    """Audit a refusal once, in its own transaction (the refused one has rolled back)."""
+    if exc.recorded:
+        return
+    exc.recorded = True
+    with transaction.atomic():
+        audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=exc.target,
+                     data={"rule": exc.rule, "message": exc.message, **data})
+
+
 def service(func: Callable[P, R]) -> Callable[P, R]:
     """Run ``func`` in one transaction. A refusal rolls it back and is then audited on its own."""
 
@@ -24,13 +34,7 @@ def service(func: Callable[P, R]) -> Callable[P, R]:
             with transaction.atomic():
                 return func(*args, **kwargs)
         except PolicyViolation as exc:
-            if not exc.recorded:
-                exc.recorded = True
-                with transaction.atomic():
-                    audit.record(
-                        actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=exc.target,
-                        data={"rule": exc.rule, "service": func.__name__, "message": exc.message},
-                    )
+            record_refusal(exc, service=func.__name__)
             raise
 
     return wrapper

@@ -11,6 +11,7 @@ from ccb import policies, selectors
 from ccb.choices import APPROVED_STATES, OUTCOME_STATES, REVIEW_STATES, BoardRole, Status
 from ccb.exceptions import CCBError, PacketInvalid, PolicyViolation
 from ccb.models import ChangeRequest
+from ccb.services.base import record_refusal
 
 
 def change_for(request: HttpRequest, pk: int) -> ChangeRequest:
@@ -18,7 +19,8 @@ def change_for(request: HttpRequest, pk: int) -> ChangeRequest:
 
 
 def refused(request: HttpRequest, exc: PolicyViolation) -> HttpResponse:
-    """A refusal by a rule: 403, naming the rule, like the API."""
+    """A refusal by a rule: 403, naming the rule, like the API, and on the audit trail."""
+    record_refusal(exc, path=request.path)
     return render(request, "ccb/refused.html", {"rule": exc.rule, "message": exc.message}, status=403)
 
 

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 
 from ccb import audit, policies, risk, selectors, services
@@ -153,11 +153,7 @@ def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
 
 @login_required
 def agenda(request: HttpRequest, slug: str) -> HttpResponse:
-    board = get_object_or_404(Board, slug=slug)
-    user = request.user
-    if not (policies.has_role(user, board, BoardRole.MEMBER) or policies.has_role(user, board, BoardRole.CHAIR)
-            or selectors.reads_everything(user=user)):
-        raise Http404("No agenda for you here.")
+    board = selectors.agenda_board(user=request.user, slug=slug)
     changes = (ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES)
                .select_related("board", "requester", "implementer", "current_revision")
                .prefetch_related("services").order_by("submitted_at"))
@@ -173,9 +169,6 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     try:
         events = selectors.audit_event_list(user=request.user)
     except PolicyViolation as exc:
-        from ccb.api.exceptions import record_refusal
-
-        record_refusal(exc, request.path)
         return refused(request, exc)
     form = AuditFilterForm(request.GET or None)
     filterset = AuditEventFilter(request.GET or None, queryset=events)

@@ -113,7 +113,11 @@ def test_dashboard_lists_what_awaits_each_person(browser, people, submitted, mak
 
 
 def test_audit_page_is_for_auditors(browser, people, submitted):
-    assert browser(people["bob"]).get("/audit/").status_code == 403
+    from ccb.models import AuditEvent
+
+    refused = browser(people["bob"]).get("/audit/")
+    assert refused.status_code == 403 and b"auditors_only" in refused.content
+    assert AuditEvent.objects.filter(action="policy.refused", actor_name="bob", data__contains="auditors_only").exists()
     page = browser(people["grace"]).get("/audit/?actor=alice")
     assert page.status_code == 200
     assert all(e.actor_name == "alice" for e in page.context["page"].object_list)
