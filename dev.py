@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, with nothing but Python 3.11+ installed.
 
-    python3 dev.py run    # venv in .venv, install, migrate, seed the demo, web server + Celery worker
-    python3 dev.py test   # the whole test suite (extra arguments go to pytest)
+python3 dev.py run    # venv in .venv, install, migrate, seed the demo, web server + Celery worker
+python3 dev.py test   # the whole test suite (extra arguments go to pytest)
 """
 
 import os
@@ -47,16 +47,48 @@ def run() -> int:
     log = open(ROOT / "var" / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     # The demo's mail goes to a local SMTP sink that keeps every message in var/mail (a Maildir).
     mail_port = env.setdefault("EMAIL_PORT", "1025")
-    sink = subprocess.Popen([PY, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}", "-c",
-                             "aiosmtpd.handlers.Mailbox", str(ROOT / "var" / "mail")], cwd=ROOT, stdout=log, stderr=log)
+    sink = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{mail_port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(ROOT / "var" / "mail"),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+    )
     worker = subprocess.Popen(
-        [VENV / "bin" / "celery", "-A", "ccb", "worker", "--loglevel=info", "--pool=solo", "--beat",
-         "--schedule", str(ROOT / "var" / "celerybeat-schedule"),
-         "-Q", "default,notifications,deployments,exports"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    print(f"\n  ccb is running at http://{host}:{port}/  (sign in with a demo login above)\n"
-          f"  API docs: http://{host}:{port}/api/docs/   Admin: http://{host}:{port}/admin/\n"
-          f"  Celery worker log: var/worker.log          Mail sent: var/mail/new/ (one file a message)\n"
-          f"  Stop with Ctrl-C.\n", flush=True)
+        [
+            VENV / "bin" / "celery",
+            "-A",
+            "ccb",
+            "worker",
+            "--loglevel=info",
+            "--pool=solo",
+            "--beat",
+            "--schedule",
+            str(ROOT / "var" / "celerybeat-schedule"),
+            "-Q",
+            "default,notifications,deployments,exports",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    print(
+        f"\n  ccb is running at http://{host}:{port}/  (sign in with a demo login above)\n"
+        f"  API docs: http://{host}:{port}/api/docs/   Admin: http://{host}:{port}/admin/\n"
+        f"  Celery worker log: var/worker.log          Mail sent: var/mail/new/ (one file a message)\n"
+        f"  Stop with Ctrl-C.\n",
+        flush=True,
+    )
     try:
         return subprocess.call([PY, "manage.py", "runserver", f"{host}:{port}", "--noreload"], cwd=ROOT, env=env)
     except KeyboardInterrupt:

@@ -29,8 +29,10 @@ def _ccb_append(thread_no, run_no, i):
 def _baseline_append(thread_no, run_no, i):
     # The same transaction shape without the chain: no lock, no head read, no hash. One INSERT, one commit.
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(f"INSERT INTO {BASELINE_TABLE} (at, data) VALUES (now(), %s)",
-                    [f'{{"i":{i},"run":{run_no},"thread":{thread_no}}}'])
+        cur.execute(
+            f"INSERT INTO {BASELINE_TABLE} (at, data) VALUES (now(), %s)",
+            [f'{{"i":{i},"run":{run_no},"thread":{thread_no}}}'],
+        )
 
 
 def _run_threads(fn, threads, per_thread, run_no):
@@ -67,12 +69,16 @@ def run(args):
     threads, per, runs = args.threads, args.appends, args.runs
     total = threads * per
     print()
-    print(f"[2] audit appends: {threads} writer threads x {per} appends, each in its own transaction.atomic() "
-          f"(median of {runs} runs)")
+    print(
+        f"[2] audit appends: {threads} writer threads x {per} appends, each in its own transaction.atomic() "
+        f"(median of {runs} runs)"
+    )
     clear_audit_table()
     with connection.cursor() as cur:
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} "
-                    "(id bigserial PRIMARY KEY, at timestamptz NOT NULL, data text NOT NULL)")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} "
+            "(id bigserial PRIMARY KEY, at timestamptz NOT NULL, data text NOT NULL)"
+        )
         cur.execute(f"TRUNCATE {BASELINE_TABLE}")
     # warm-up: a few appends so the first run does not pay for connection set-up and plan caching
     _run_threads(_ccb_append, threads, 5, -1)
@@ -94,11 +100,15 @@ def run(args):
         raise SystemExit(f"bench: single-writer run failed: {errors[:3]}")
 
     ccb_rate, base_rate = median(rates["ccb"]), median(rates["baseline"])
-    print(f"    ccb audit.record  : median {ccb_rate:8.0f} appends/s  (per-append latency p50 "
-          f"{percentile(lats['ccb'], 50) * 1000:.2f}ms p95 {percentile(lats['ccb'], 95) * 1000:.2f}ms)")
-    print(f"    baseline INSERT   : median {base_rate:8.0f} appends/s  (per-append latency p50 "
-          f"{percentile(lats['baseline'], 50) * 1000:.2f}ms p95 {percentile(lats['baseline'], 95) * 1000:.2f}ms)"
-          f"  [same threads/transactions, plain table, no lock/head read/hash]")
+    print(
+        f"    ccb audit.record  : median {ccb_rate:8.0f} appends/s  (per-append latency p50 "
+        f"{percentile(lats['ccb'], 50) * 1000:.2f}ms p95 {percentile(lats['ccb'], 95) * 1000:.2f}ms)"
+    )
+    print(
+        f"    baseline INSERT   : median {base_rate:8.0f} appends/s  (per-append latency p50 "
+        f"{percentile(lats['baseline'], 50) * 1000:.2f}ms p95 {percentile(lats['baseline'], 95) * 1000:.2f}ms)"
+        f"  [same threads/transactions, plain table, no lock/head read/hash]"
+    )
     print(f"    ccb single writer : {per / single_secs:8.0f} appends/s  (1 thread x {per})")
     print(f"    ratio ccb/baseline throughput {ccb_rate / base_rate:.2f}x")
 
@@ -107,10 +117,14 @@ def run(args):
     result = audit.verify()
     secs = time.perf_counter() - t0
     intact = result.ok and result.checked == expected
-    print(f"    audit.verify(): ok={result.ok} checked={result.checked:,} (expected {expected:,}) "
-          f"head_seq={result.head_seq} in {secs:.2f}s -> chain {'INTACT' if intact else 'BROKEN: ' + result.reason}")
+    print(
+        f"    audit.verify(): ok={result.ok} checked={result.checked:,} (expected {expected:,}) "
+        f"head_seq={result.head_seq} in {secs:.2f}s -> chain {'INTACT' if intact else 'BROKEN: ' + result.reason}"
+    )
     ok = ccb_rate >= TARGET and intact
     print(f"    target >= {TARGET} appends/s: {'PASS' if ccb_rate >= TARGET else 'MISS'}")
-    return (f"{'PASS' if ok else 'MISS'} audit appends: {ccb_rate:.0f}/s with {threads} writers "
-            f"(target >= {TARGET}/s), baseline {base_rate:.0f}/s; "
-            f"chain {'intact' if intact else 'BROKEN'} ({result.checked:,} events)")
+    return (
+        f"{'PASS' if ok else 'MISS'} audit appends: {ccb_rate:.0f}/s with {threads} writers "
+        f"(target >= {TARGET}/s), baseline {base_rate:.0f}/s; "
+        f"chain {'intact' if intact else 'BROKEN'} ({result.checked:,} events)"
+    )

@@ -37,8 +37,17 @@ def _events(n):
         if seq % 100 == 0:
             payload["note"] = "Übergabe an das Board — café ✓"
         data = canonical_json(payload)
-        h = compute_hash(prev_hash=prev, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-                         target_type=target_type, target_id=target_id, data=data)
+        h = compute_hash(
+            prev_hash=prev,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data=data,
+        )
         yield (seq, at, actor_id, actor_name, action, target_type, target_id, data, prev, h)
         prev = h
 
@@ -68,8 +77,10 @@ def fetch_only(batch_size=20_000):
         after = 0
         while True:
             columns = audit._VERIFY_COLUMNS.format(at=audit._PG_AT_TEXT)
-            cur.execute(f"SELECT {columns} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
-                        [after, batch_size])
+            cur.execute(
+                f"SELECT {columns} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
+                [after, batch_size],
+            )
             rows = cur.fetchall()
             if not rows:
                 break
@@ -83,8 +94,10 @@ def run(args):
     print()
     print(f"[3] audit.verify() over {n:,} chained events (median of {runs})")
     t_copy, t_total = load_events(n)
-    print(f"    loaded {n:,} events (hashed with ccb.audit.compute_hash, COPY) in {t_copy:.1f}s "
-          f"(+ VACUUM ANALYZE: {t_total:.1f}s)")
+    print(
+        f"    loaded {n:,} events (hashed with ccb.audit.compute_hash, COPY) in {t_copy:.1f}s "
+        f"(+ VACUUM ANALYZE: {t_total:.1f}s)"
+    )
 
     times = []
     for r in range(runs):
@@ -94,8 +107,9 @@ def run(args):
         if not (result.ok and result.checked == n):
             raise SystemExit(f"bench: verify failed on a valid chain: {result.as_dict()}")
         times.append(secs)
-        print(f"    run {r + 1}: {secs:6.2f}s = {n / secs:9,.0f} events/s  "
-              f"(ok={result.ok}, checked={result.checked:,})")
+        print(
+            f"    run {r + 1}: {secs:6.2f}s = {n / secs:9,.0f} events/s  (ok={result.ok}, checked={result.checked:,})"
+        )
     rate = n / median(times)
 
     fetch_times = []
@@ -105,18 +119,24 @@ def run(args):
         fetch_times.append(time.perf_counter() - t0)
     fetch_rate = n / median(fetch_times)
     print(f"    audit.verify()            : median {median(times):6.2f}s = {rate:9,.0f} events/s")
-    print(f"    baseline: same SELECTs only: median {median(fetch_times):6.2f}s = {fetch_rate:9,.0f} events/s "
-          f"(PostgreSQL + psycopg row decoding, no hashing)")
-    print(f"    ratio verify/fetch-only time {median(times) / median(fetch_times):.2f}x; "
-          f"reads are {median(fetch_times) / median(times):.0%} of verify's time")
+    print(
+        f"    baseline: same SELECTs only: median {median(fetch_times):6.2f}s = {fetch_rate:9,.0f} events/s "
+        f"(PostgreSQL + psycopg row decoding, no hashing)"
+    )
+    print(
+        f"    ratio verify/fetch-only time {median(times) / median(fetch_times):.2f}x; "
+        f"reads are {median(fetch_times) / median(times):.0%} of verify's time"
+    )
     ok = rate >= TARGET
     print(f"    target >= {TARGET:,} events/s: {'PASS' if ok else 'MISS'}")
 
     tamper_check(n)
     if args.profile == "always" or (args.profile == "auto" and not ok):
         profile_verify()
-    return (f"{'PASS' if ok else 'MISS'} audit verify: {rate:,.0f} events/s over {n:,} events "
-            f"(target >= {TARGET:,}/s), fetch-only {fetch_rate:,.0f}/s")
+    return (
+        f"{'PASS' if ok else 'MISS'} audit verify: {rate:,.0f} events/s over {n:,} events "
+        f"(target >= {TARGET:,}/s), fetch-only {fetch_rate:,.0f}/s"
+    )
 
 
 class _Rollback(Exception):
@@ -135,8 +155,10 @@ def tamper_check(n):
             raise _Rollback
     except _Rollback:
         pass
-    print(f"    tamper check (seq {bad_seq:,} altered, rolled back): verify -> ok={bad['ok']} "
-          f"first_bad_seq={bad['first_bad_seq']} ({bad['reason']})")
+    print(
+        f"    tamper check (seq {bad_seq:,} altered, rolled back): verify -> ok={bad['ok']} "
+        f"first_bad_seq={bad['first_bad_seq']} ({bad['reason']})"
+    )
     if bad["ok"] or bad["first_bad_seq"] != bad_seq:
         raise SystemExit(f"bench: audit.verify() missed the altered event at seq {bad_seq}: {bad}")
 
@@ -160,16 +182,28 @@ def profile_verify():
     stats = pstats.Stats(prof, stream=out)
     total = _cum(stats, lambda f, n: f.endswith("ccb/audit.py") and n == "verify")[1]
     buckets = [
-        ("reading rows: cursor.fetchall() (incl. timestamptz parsing below)",
-         lambda f, n: n == "fetchall" and "psycopg" in f, 1),
-        ("  of which Django's Python timestamptz loader (psycopg_any.BaseTzLoader.load)",
-         lambda f, n: n == "load" and f.endswith("psycopg_any.py"), 1),
-        ("_body(): building the canonical text (incl. json.dumps + _format_at)",
-         lambda f, n: n == "_body" and f.endswith("ccb/audit.py"), 1),
+        (
+            "reading rows: cursor.fetchall() (incl. timestamptz parsing below)",
+            lambda f, n: n == "fetchall" and "psycopg" in f,
+            1,
+        ),
+        (
+            "  of which Django's Python timestamptz loader (psycopg_any.BaseTzLoader.load)",
+            lambda f, n: n == "load" and f.endswith("psycopg_any.py"),
+            1,
+        ),
+        (
+            "_body(): building the canonical text (incl. json.dumps + _format_at)",
+            lambda f, n: n == "_body" and f.endswith("ccb/audit.py"),
+            1,
+        ),
         ("  of which json.dumps() x5 per event", lambda f, n: n == "dumps" and f.endswith("json/__init__.py"), 1),
         ("  of which _format_at(): astimezone + strftime", lambda f, n: n == "_format_at", 1),
-        ("sha256 + str.encode + hexdigest",
-         lambda f, n: ("sha256" in n or "hexdigest" in n or n == "<method 'encode' of 'str' objects>"), 0),
+        (
+            "sha256 + str.encode + hexdigest",
+            lambda f, n: "sha256" in n or "hexdigest" in n or n == "<method 'encode' of 'str' objects>",
+            0,
+        ),
         ("verify() loop body itself (tottime)", lambda f, n: f.endswith("ccb/audit.py") and n == "verify", 0),
     ]
     for label, match, use_cum in buckets:
@@ -182,5 +216,10 @@ def profile_verify():
     print("      top functions by own time:")
     for line in lines[start:]:
         if line.strip():
-            print("      " + line.replace("/work/main/.venv/lib/python3.11/site-packages/", "")
-                  .replace("/work/main/", "").replace("/root/.pyenv/versions/3.11.7/lib/python3.11/", "").rstrip())
+            print(
+                "      "
+                + line.replace("/work/main/.venv/lib/python3.11/site-packages/", "")
+                .replace("/work/main/", "")
+                .replace("/root/.pyenv/versions/3.11.7/lib/python3.11/", "")
+                .rstrip()
+            )

@@ -29,13 +29,22 @@ MEMBER = "bench-member"
 TARGET_RATIO = 1.5
 
 STATUS_WEIGHTS = {
-    Status.DRAFT: 10, Status.SUBMITTED: 6, Status.IN_REVIEW: 8, Status.APPROVED: 6,
-    Status.APPROVED_WITH_CONDITIONS: 3, Status.REJECTED: 4, Status.WITHDRAWN: 4, Status.SCHEDULED: 5,
-    Status.IMPLEMENTING: 2, Status.COMPLETED: 10, Status.ROLLED_BACK: 1, Status.FAILED: 1, Status.CLOSED: 40,
+    Status.DRAFT: 10,
+    Status.SUBMITTED: 6,
+    Status.IN_REVIEW: 8,
+    Status.APPROVED: 6,
+    Status.APPROVED_WITH_CONDITIONS: 3,
+    Status.REJECTED: 4,
+    Status.WITHDRAWN: 4,
+    Status.SCHEDULED: 5,
+    Status.IMPLEMENTING: 2,
+    Status.COMPLETED: 10,
+    Status.ROLLED_BACK: 1,
+    Status.FAILED: 1,
+    Status.CLOSED: 40,
 }
 UNSUBMITTED = {Status.DRAFT}
-PLANNED = {Status.SCHEDULED, Status.IMPLEMENTING, Status.COMPLETED, Status.ROLLED_BACK, Status.FAILED,
-           Status.CLOSED}
+PLANNED = {Status.SCHEDULED, Status.IMPLEMENTING, Status.COMPLETED, Status.ROLLED_BACK, Status.FAILED, Status.CLOSED}
 
 ENDPOINTS = [
     ("ccb  /api/v1/changes/", "/api/v1/changes/"),
@@ -49,8 +58,9 @@ ENDPOINTS = [
 
 
 def _user(username, **extra):
-    user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com",
-                                                                            **extra})
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"email": f"{username}@example.com", **extra}
+    )
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -64,21 +74,24 @@ def setup_people_and_boards():
     for b in range(N_BOARDS):
         slug = f"bench-board-{b}"
         board = Board.objects.filter(slug=slug).first() or services.board_save(
-            actor=admin, data={"name": f"Bench board {b}", "slug": slug, "min_approvals": 2,
-                               "chair_required_from_risk": "high"})
+            actor=admin,
+            data={"name": f"Bench board {b}", "slug": slug, "min_approvals": 2, "chair_required_from_risk": "high"},
+        )
         boards.append(board)
         people = [_user(f"bench-b{b}-u{u}") for u in range(USERS_PER_BOARD)]
         staff[board.pk] = people
         roles = [BoardRole.CHAIR, BoardRole.IMPLEMENTER, BoardRole.VERIFIER, BoardRole.AUDITOR]
         for u, person in enumerate(people):
-            services.board_role_grant(actor=admin, board=board, user=person,
-                                      role=roles[u] if u < len(roles) else BoardRole.MEMBER)
+            services.board_role_grant(
+                actor=admin, board=board, user=person, role=roles[u] if u < len(roles) else BoardRole.MEMBER
+            )
         svcs[board.pk] = []
         for s in range(SERVICES_PER_BOARD):
             sslug = f"bench-svc-{b}-{s}"
             svc = Service.objects.filter(slug=sslug).first() or services.service_save(
-                actor=admin, data={"name": f"Bench service {b}.{s}", "slug": sslug, "board": board,
-                                   "criticality": "tier2"})
+                actor=admin,
+                data={"name": f"Bench service {b}.{s}", "slug": sslug, "board": board, "criticality": "tier2"},
+            )
             svcs[board.pk].append(svc.pk)
     # The measured user: a plain member of board 0 only (not staff, not superuser).
     services.board_role_grant(actor=admin, board=boards[0], user=member, role=BoardRole.MEMBER)
@@ -134,12 +147,19 @@ def load_changes(n, member, boards, svcs, staff):
                     elif r < 0.01:
                         implementer = member.pk  # visible through "implemented by me"
                 row.update(
-                    id=i, board_id=board_id, status=status, requester_id=requester, implementer_id=implementer,
+                    id=i,
+                    board_id=board_id,
+                    status=status,
+                    requester_id=requester,
+                    implementer_id=implementer,
                     change_type=ChangeType.EMERGENCY if rng.random() < 0.05 else ChangeType.NORMAL,
                     title=f"Bench change {i}: rotate {rng.choice(['certs', 'keys', 'nodes', 'configs'])}",
-                    summary=summary, justification="Keeps the lights on.",
-                    environment=rng.choice(Environment.values), risk_level=rng.choice(RiskLevel.values),
-                    created_at=created, updated_at=min(now, created + dt.timedelta(hours=rng.randint(0, 120))),
+                    summary=summary,
+                    justification="Keeps the lights on.",
+                    environment=rng.choice(Environment.values),
+                    risk_level=rng.choice(RiskLevel.values),
+                    created_at=created,
+                    updated_at=min(now, created + dt.timedelta(hours=rng.randint(0, 120))),
                     submitted_at=None if status in UNSUBMITTED else created + dt.timedelta(hours=1),
                 )
                 if status in PLANNED:
@@ -234,16 +254,22 @@ def run(args):
     for label, url in ENDPOINTS:
         vals = samples[url]
         stats[url] = (median(vals), percentile(vals, 95))
-        print(f"    {label:46s} {median(vals) * 1000:7.2f}ms {percentile(vals, 95) * 1000:7.2f}ms "
-              f"{sum(vals) / len(vals) * 1000:7.2f}ms  {gc_pauses[url]}")
+        print(
+            f"    {label:46s} {median(vals) * 1000:7.2f}ms {percentile(vals, 95) * 1000:7.2f}ms "
+            f"{sum(vals) / len(vals) * 1000:7.2f}ms  {gc_pauses[url]}"
+        )
     verdicts = []
     for (clabel, curl), (_blabel, burl) in [(ENDPOINTS[0], ENDPOINTS[1]), (ENDPOINTS[2], ENDPOINTS[3])]:
         r50 = stats[curl][0] / stats[burl][0]
         r95 = stats[curl][1] / stats[burl][1]
         ok = r50 <= TARGET_RATIO
         name = clabel.replace("ccb  ", "")
-        print(f"    ratio ccb/bare {name:34s} p50 {r50:5.2f}x  p95 {r95:5.2f}x  "
-              f"(target <= {TARGET_RATIO}x p50: {'PASS' if ok else 'MISS'})")
-        verdicts.append(f"{'PASS' if ok else 'MISS'} change list {name}: p50 {stats[curl][0] * 1000:.1f}ms "
-                        f"vs bare {stats[burl][0] * 1000:.1f}ms = {r50:.2f}x (target <= {TARGET_RATIO}x)")
+        print(
+            f"    ratio ccb/bare {name:34s} p50 {r50:5.2f}x  p95 {r95:5.2f}x  "
+            f"(target <= {TARGET_RATIO}x p50: {'PASS' if ok else 'MISS'})"
+        )
+        verdicts.append(
+            f"{'PASS' if ok else 'MISS'} change list {name}: p50 {stats[curl][0] * 1000:.1f}ms "
+            f"vs bare {stats[burl][0] * 1000:.1f}ms = {r50:.2f}x (target <= {TARGET_RATIO}x)"
+        )
     return "; ".join(verdicts) if len(verdicts) == 1 else "\n  ".join(verdicts)

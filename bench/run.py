@@ -27,10 +27,12 @@ warnings.filterwarnings("ignore", message="No directory at")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="scale every size down (10k changes, 8x150 appends, 100k events)")
-    p.add_argument("--only", action="append", choices=["list", "append", "verify"],
-                   help="run only these parts (repeatable)")
+    p.add_argument(
+        "--quick", action="store_true", help="scale every size down (10k changes, 8x150 appends, 100k events)"
+    )
+    p.add_argument(
+        "--only", action="append", choices=["list", "append", "verify"], help="run only these parts (repeatable)"
+    )
     p.add_argument("--changes", type=int, help="change requests to load (default 100000, quick 10000)")
     p.add_argument("--requests", type=int, help="measured requests per endpoint (default 100, quick 20)")
     p.add_argument("--warmup", type=int, help="warm-up requests per endpoint (default 10, quick 5)")
@@ -39,10 +41,17 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, default=3, help="repetitions for medians of throughput figures (default 3)")
     p.add_argument("--events", type=int, help="audit events to load for verify (default 1000000, quick 100000)")
     p.add_argument("--fresh", action="store_true", help="reload the change data even if it is already there")
-    p.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
-                   help="cProfile audit.verify(): auto = only when it misses its target")
-    p.add_argument("--allow-any-database", action="store_true",
-                   help="allow a database whose name does not contain 'bench' (its data WILL be replaced)")
+    p.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="cProfile audit.verify(): auto = only when it misses its target",
+    )
+    p.add_argument(
+        "--allow-any-database",
+        action="store_true",
+        help="allow a database whose name does not contain 'bench' (its data WILL be replaced)",
+    )
     args = p.parse_args(argv)
     q = args.quick
     args.changes = args.changes or (10_000 if q else 100_000)
@@ -63,14 +72,20 @@ def ensure_database(url: str, allow_any: bool) -> None:
     if name in {"test", "test_test"}:
         sys.exit("bench: refusing the test suite's databases (test, test_test)")
     if "bench" not in name and not allow_any:
-        sys.exit(f"bench: database {name!r} does not look like a bench database; the benchmarks replace its "
-                 "change and audit data. Use a name containing 'bench' or pass --allow-any-database.")
+        sys.exit(
+            f"bench: database {name!r} does not look like a bench database; the benchmarks replace its "
+            "change and audit data. Use a name containing 'bench' or pass --allow-any-database."
+        )
     import psycopg
     from psycopg import sql
 
     admin = psycopg.connect(
-        host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password, dbname="postgres", autocommit=True,
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+        autocommit=True,
     )
     with admin:
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
@@ -108,15 +123,21 @@ def main(argv=None) -> int:
     migrate_if_needed()
 
     with connection.cursor() as cur:
-        cur.execute("SELECT current_setting('server_version'), current_setting('fsync'), "
-                    "current_setting('synchronous_commit'), current_setting('shared_buffers')")
+        cur.execute(
+            "SELECT current_setting('server_version'), current_setting('fsync'), "
+            "current_setting('synchronous_commit'), current_setting('shared_buffers')"
+        )
         pg_version, fsync, sync_commit, shared_buffers = cur.fetchone()
     print("=" * 78)
-    print(f"ccb benchmarks{' (--quick)' if args.quick else ''}: python {platform.python_version()}, "
-          f"django {django.get_version()}, {os.cpu_count()} CPUs")
-    print(f"PostgreSQL {pg_version} at {connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}"
-          f"/{connection.settings_dict['NAME']} (fsync={fsync}, synchronous_commit={sync_commit}, "
-          f"shared_buffers={shared_buffers})")
+    print(
+        f"ccb benchmarks{' (--quick)' if args.quick else ''}: python {platform.python_version()}, "
+        f"django {django.get_version()}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"PostgreSQL {pg_version} at {connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}"
+        f"/{connection.settings_dict['NAME']} (fsync={fsync}, synchronous_commit={sync_commit}, "
+        f"shared_buffers={shared_buffers})"
+    )
     print("=" * 78)
 
     t_start = time.perf_counter()

@@ -19,9 +19,24 @@ class BareChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChangeRequest
-        fields = ["id", "reference", "title", "change_type", "status", "risk_level", "board", "requester",
-                  "implementer", "services", "environment", "planned_start", "planned_end", "submitted_at",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "change_type",
+            "status",
+            "risk_level",
+            "board",
+            "requester",
+            "implementer",
+            "services",
+            "environment",
+            "planned_start",
+            "planned_end",
+            "submitted_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class BareChangeList(generics.ListAPIView):
@@ -35,8 +50,11 @@ class BareChangeList(generics.ListAPIView):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return (ChangeRequest.objects.select_related("board", "requester", "implementer")
-                .prefetch_related("services").order_by("-created_at", "-id"))
+        return (
+            ChangeRequest.objects.select_related("board", "requester", "implementer")
+            .prefetch_related("services")
+            .order_by("-created_at", "-id")
+        )
 
 
 urlpatterns = [

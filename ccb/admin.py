@@ -48,8 +48,13 @@ class BoardAdmin(ServiceWritingAdmin):
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in BOARD_FIELDS if f in form.cleaned_data}
-        saved = self._run(request, services.board_save, actor=request.user, data=data,
-                          board=Board.objects.get(pk=obj.pk) if change else None)
+        saved = self._run(
+            request,
+            services.board_save,
+            actor=request.user,
+            data=data,
+            board=Board.objects.get(pk=obj.pk) if change else None,
+        )
         if saved is not None:
             obj.pk = saved.pk
 
@@ -64,12 +69,24 @@ class BoardAdmin(ServiceWritingAdmin):
                 old = BoardMembership.objects.get(pk=old.pk)
             if inline_form.cleaned_data.get("DELETE") or old is not None:
                 if old is not None:
-                    self._run(request, services.board_role_revoke, actor=request.user, board=board, user=old.user,
-                              role=old.role)
+                    self._run(
+                        request,
+                        services.board_role_revoke,
+                        actor=request.user,
+                        board=board,
+                        user=old.user,
+                        role=old.role,
+                    )
                 if inline_form.cleaned_data.get("DELETE"):
                     continue
-            self._run(request, services.board_role_grant, actor=request.user, board=board,
-                      user=inline_form.cleaned_data["user"], role=inline_form.cleaned_data["role"])
+            self._run(
+                request,
+                services.board_role_grant,
+                actor=request.user,
+                board=board,
+                user=inline_form.cleaned_data["user"],
+                role=inline_form.cleaned_data["role"],
+            )
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -88,8 +105,14 @@ class ServiceAdmin(ServiceWritingAdmin):
 
     def save_related(self, request, form, formsets, change):
         instance = Service.objects.get(pk=form.instance.pk) if change else None
-        saved = self._run(request, services.service_save, actor=request.user, data=self._pending, instance=instance,
-                          depends_on=list(form.cleaned_data.get("depends_on", [])))
+        saved = self._run(
+            request,
+            services.service_save,
+            actor=request.user,
+            data=self._pending,
+            instance=instance,
+            depends_on=list(form.cleaned_data.get("depends_on", [])),
+        )
         if saved is not None:
             form.instance.pk = saved.pk
 
@@ -106,8 +129,14 @@ class TemplateAdmin(ServiceWritingAdmin):
 
     def save_related(self, request, form, formsets, change):
         instance = StandardChangeTemplate.objects.get(pk=form.instance.pk) if change else None
-        saved = self._run(request, services.template_save, actor=request.user, data=self._pending,
-                          instance=instance, services=list(form.cleaned_data.get("services", [])))
+        saved = self._run(
+            request,
+            services.template_save,
+            actor=request.user,
+            data=self._pending,
+            instance=instance,
+            services=list(form.cleaned_data.get("services", [])),
+        )
         if saved is not None:
             form.instance.pk = saved.pk
 
@@ -154,8 +183,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(ReadOnlyAdmin):
-    list_display = ["name", "service", "environment", "time_zone", "start_date", "start_time", "duration_minutes",
-                    "rrule", "active"]
+    list_display = [
+        "name",
+        "service",
+        "environment",
+        "time_zone",
+        "start_date",
+        "start_time",
+        "duration_minutes",
+        "rrule",
+        "active",
+    ]
     list_filter = ["environment", "active", "service__board"]
 
 

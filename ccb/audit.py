@@ -40,8 +40,16 @@ def _format_at(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _body(seq: int, at_text: str, actor_id: int | None, actor_name: str, action: str,
-          target_type: str, target_id: str, data: str) -> str:
+def _body(
+    seq: int,
+    at_text: str,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    data: str,
+) -> str:
     """The canonical JSON that is hashed, built by hand because verification builds a million of them.
 
     Equal to canonical_json() of the same fields with ensure_ascii for the strings (json.dumps(s)
@@ -56,8 +64,18 @@ def _body(seq: int, at_text: str, actor_id: int | None, actor_name: str, action:
     )
 
 
-def compute_hash(*, prev_hash: str, seq: int, at: dt.datetime, actor_id: int | None, actor_name: str,
-                 action: str, target_type: str, target_id: str, data: str) -> str:
+def compute_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    data: str,
+) -> str:
     body = _body(seq, _format_at(at), actor_id, actor_name, action, target_type, target_id, data)
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
@@ -70,8 +88,15 @@ def _lock_chain(using: str) -> None:
     # SQLite: settings open every transaction with BEGIN IMMEDIATE, which already serialises writers.
 
 
-def record(*, actor: Any, action: str, target: Model | None = None, data: dict | None = None,
-           target_type: str = "", target_id: str = "") -> AuditEvent:
+def record(
+    *,
+    actor: Any,
+    action: str,
+    target: Model | None = None,
+    data: dict | None = None,
+    target_type: str = "",
+    target_id: str = "",
+) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction."""
     using = router.db_for_write(AuditEvent)
     if not transaction.get_connection(using).in_atomic_block:
@@ -87,11 +112,27 @@ def record(*, actor: Any, action: str, target: Model | None = None, data: dict |
     at = timezone.now()
     data_text = canonical_json(data or {})
     event = AuditEvent(
-        seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=str(action),
-        target_type=target_type, target_id=target_id, data=data_text, prev_hash=prev_hash,
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=str(action),
+        target_type=target_type,
+        target_id=target_id,
+        data=data_text,
+        prev_hash=prev_hash,
     )
-    event.hash = compute_hash(prev_hash=prev_hash, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name,
-                              action=event.action, target_type=target_type, target_id=target_id, data=data_text)
+    event.hash = compute_hash(
+        prev_hash=prev_hash,
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=event.action,
+        target_type=target_type,
+        target_id=target_id,
+        data=data_text,
+    )
     event.save(using=using, force_insert=True)
     return event
 
@@ -107,8 +148,12 @@ class VerifyResult:
 
     def as_dict(self) -> dict:
         return {
-            "ok": self.ok, "checked": self.checked, "head_seq": self.head_seq, "head_hash": self.head_hash,
-            "first_bad_seq": self.first_bad_seq, "reason": self.reason,
+            "ok": self.ok,
+            "checked": self.checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
         }
 
 
@@ -157,8 +202,14 @@ def verify(*, using: str = "default", batch_size: int = 20_000, connection=None)
                     if sha256((prev_hash + body).encode()).hexdigest() != hash_:
                         reason = "hash does not match the event's content"
                 if reason:
-                    return VerifyResult(False, checked, last[0] if last else None, last[1] if last else None,
-                                        first_bad_seq=seq, reason=reason)
+                    return VerifyResult(
+                        False,
+                        checked,
+                        last[0] if last else None,
+                        last[1] if last else None,
+                        first_bad_seq=seq,
+                        reason=reason,
+                    )
                 checked += 1
                 expected_prev, expected_seq = hash_, seq + 1
                 last = (seq, hash_)

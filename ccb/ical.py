@@ -17,8 +17,17 @@ AHEAD = timedelta(days=120)
 MAX_OCCURRENCES_PER_WINDOW = 500
 
 
-def _event(*, uid: str, stamp: datetime, start: datetime, end: datetime, summary: str, description: str,
-           category: str, busy: bool) -> Event:
+def _event(
+    *,
+    uid: str,
+    stamp: datetime,
+    start: datetime,
+    end: datetime,
+    summary: str,
+    description: str,
+    category: str,
+    busy: bool,
+) -> Event:
     event = Event()
     event.add("uid", uid)
     event.add("dtstamp", stamp)
@@ -35,41 +44,70 @@ def _window_events(window: MaintenanceWindow, stamp: datetime) -> Iterable[Event
     occurrences = window.occurrences(stamp - PAST, stamp + AHEAD)[:MAX_OCCURRENCES_PER_WINDOW]
     rule = f"Repeats {window.rrule} in {window.time_zone}." if window.rrule else f"One-off, {window.time_zone}."
     for start, end in occurrences:
-        yield _event(uid=f"window-{window.pk}-{start:%Y%m%dT%H%M%SZ}@ccb", stamp=stamp, start=start, end=end,
-                     summary=f"Maintenance window: {window.name} ({window.service.name}, {window.environment})",
-                     description="\n".join(filter(None, [window.description, rule])), category="Maintenance window",
-                     busy=False)
+        yield _event(
+            uid=f"window-{window.pk}-{start:%Y%m%dT%H%M%SZ}@ccb",
+            stamp=stamp,
+            start=start,
+            end=end,
+            summary=f"Maintenance window: {window.name} ({window.service.name}, {window.environment})",
+            description="\n".join(filter(None, [window.description, rule])),
+            category="Maintenance window",
+            busy=False,
+        )
 
 
 def _freeze_event(freeze: FreezeWindow, stamp: datetime) -> Event:
     names = ", ".join(s.name for s in freeze.services.all())
     scope = names or (f"every service of {freeze.board}" if freeze.board_id else "every service")
     env = freeze.environment or "every environment"
-    return _event(uid=f"freeze-{freeze.pk}@ccb", stamp=stamp, start=freeze.start, end=freeze.end,
-                  summary=f"Freeze: {freeze.name}", description=f"{freeze.reason}\nCovers {scope} in {env}.",
-                  category="Freeze", busy=True)
+    return _event(
+        uid=f"freeze-{freeze.pk}@ccb",
+        stamp=stamp,
+        start=freeze.start,
+        end=freeze.end,
+        summary=f"Freeze: {freeze.name}",
+        description=f"{freeze.reason}\nCovers {scope} in {env}.",
+        category="Freeze",
+        busy=True,
+    )
 
 
 def _change_event(change: ChangeRequest, stamp: datetime, link: str) -> Event:
     flagged = bool(change.schedule_problems)
-    lines = [f"Status: {change.get_status_display()}",
-             f"Services: {', '.join(s.name for s in change.services.all())} ({change.environment})",
-             f"Implementer: {change.implementer.get_username() if change.implementer_id else 'unassigned'}"]
+    lines = [
+        f"Status: {change.get_status_display()}",
+        f"Services: {', '.join(s.name for s in change.services.all())} ({change.environment})",
+        f"Implementer: {change.implementer.get_username() if change.implementer_id else 'unassigned'}",
+    ]
     if change.schedule_override_reason:
         lines.append(f"Scheduled by emergency override: {change.schedule_override_reason}")
     lines += [f"Schedule conflict: {p['message']}" for p in change.schedule_problems]
     lines.append(link)
-    event = _event(uid=f"change-{change.pk}@ccb", stamp=stamp, start=change.planned_start, end=change.planned_end,
-                   summary=f"{'[CONFLICT] ' if flagged else ''}{change.reference} {change.title}",
-                   description="\n".join(lines), category="Change", busy=True)
+    event = _event(
+        uid=f"change-{change.pk}@ccb",
+        stamp=stamp,
+        start=change.planned_start,
+        end=change.planned_end,
+        summary=f"{'[CONFLICT] ' if flagged else ''}{change.reference} {change.title}",
+        description="\n".join(lines),
+        category="Change",
+        busy=True,
+    )
     event.add("sequence", change.schedule_sequence)
     event.add("status", "TENTATIVE" if flagged else "CONFIRMED")
     event.add("url", link)
     return event
 
 
-def render(*, title: str, stamp: datetime, windows: Iterable[MaintenanceWindow], freezes: Iterable[FreezeWindow],
-           changes: Iterable[ChangeRequest], change_link) -> bytes:
+def render(
+    *,
+    title: str,
+    stamp: datetime,
+    windows: Iterable[MaintenanceWindow],
+    freezes: Iterable[FreezeWindow],
+    changes: Iterable[ChangeRequest],
+    change_link,
+) -> bytes:
     """The feed as bytes; ``change_link(change)`` gives the address written into each change's event."""
     calendar = Calendar()
     calendar.add("prodid", "-//ccb//Change Control Board//EN")

@@ -10,10 +10,17 @@ from notifications import services as notifications
 
 
 def _context(change: ChangeRequest, actor, **extra) -> dict:
-    return {"reference": change.reference, "title": change.title, "board": change.board.name,
-            "actor": actor.get_username() if actor is not None else "ccb", "summary": change.summary,
-            "risk_level": change.get_risk_level_display(), "environment": change.get_environment_display(),
-            "services": [s.name for s in change.services.all()], **extra}
+    return {
+        "reference": change.reference,
+        "title": change.title,
+        "board": change.board.name,
+        "actor": actor.get_username() if actor is not None else "ccb",
+        "summary": change.summary,
+        "risk_level": change.get_risk_level_display(),
+        "environment": change.get_environment_display(),
+        "services": [s.name for s in change.services.all()],
+        **extra,
+    }
 
 
 def _people(change: ChangeRequest, *more) -> list[int]:
@@ -25,46 +32,81 @@ def _service_ids(change: ChangeRequest) -> list[int]:
 
 
 def submitted(change: ChangeRequest, actor) -> None:
-    notifications.notify(event="submitted", change_id=change.pk, board_id=change.board_id,
-                         service_ids=_service_ids(change), user_ids=_people(change),
-                         context=_context(change, actor, requested_start=change.requested_start,
-                                          requested_end=change.requested_end))
+    notifications.notify(
+        event="submitted",
+        change_id=change.pk,
+        board_id=change.board_id,
+        service_ids=_service_ids(change),
+        user_ids=_people(change),
+        context=_context(change, actor, requested_start=change.requested_start, requested_end=change.requested_end),
+    )
 
 
 def on_agenda(change: ChangeRequest, actor, voters: set[int], tally_text: str) -> None:
     """The board hears the change is on its agenda; each eligible member who has not voted is asked."""
-    notifications.notify(event="on_agenda", change_id=change.pk, board_id=change.board_id,
-                         context=_context(change, actor, quorum=tally_text))
+    notifications.notify(
+        event="on_agenda",
+        change_id=change.pk,
+        board_id=change.board_id,
+        context=_context(change, actor, quorum=tally_text),
+    )
     vote_needed(change, actor, voters, tally_text)
 
 
 def vote_needed(change: ChangeRequest, actor, voters: set[int], tally_text: str) -> None:
     if voters:
-        notifications.notify(event="vote_needed", change_id=change.pk, user_ids=sorted(voters),
-                             context=_context(change, actor, quorum=tally_text))
+        notifications.notify(
+            event="vote_needed",
+            change_id=change.pk,
+            user_ids=sorted(voters),
+            context=_context(change, actor, quorum=tally_text),
+        )
 
 
-def decision(change: ChangeRequest, actor, *, outcome: str, label: str, rationale: str,
-             conditions: list[str]) -> None:
-    notifications.notify(event="decision", change_id=change.pk, board_id=change.board_id,
-                         service_ids=_service_ids(change), user_ids=_people(change),
-                         context=_context(change, actor, outcome=outcome, outcome_label=label, rationale=rationale,
-                                          decided_by=actor.get_username() if actor else "the board's template",
-                                          conditions=conditions))
+def decision(change: ChangeRequest, actor, *, outcome: str, label: str, rationale: str, conditions: list[str]) -> None:
+    notifications.notify(
+        event="decision",
+        change_id=change.pk,
+        board_id=change.board_id,
+        service_ids=_service_ids(change),
+        user_ids=_people(change),
+        context=_context(
+            change,
+            actor,
+            outcome=outcome,
+            outcome_label=label,
+            rationale=rationale,
+            decided_by=actor.get_username() if actor else "the board's template",
+            conditions=conditions,
+        ),
+    )
 
 
 def withdrawn(change: ChangeRequest, actor, *, was: str, reason: str) -> None:
     if was == Status.SCHEDULED and change.planned_start:
         notifications.notify(
-            event="unscheduled", change_id=change.pk, board_id=change.board_id, service_ids=_service_ids(change),
-            user_ids=_people(change), context=_context(change, actor, reason=reason, start=change.planned_start,
-                                                       end=change.planned_end),
-            calendar={"uid": f"change-{change.pk}@ccb", "start": change.planned_start.isoformat(),
-                      "end": change.planned_end.isoformat(), "sequence": change.schedule_sequence + 1,
-                      "method": "CANCEL"})
+            event="unscheduled",
+            change_id=change.pk,
+            board_id=change.board_id,
+            service_ids=_service_ids(change),
+            user_ids=_people(change),
+            context=_context(change, actor, reason=reason, start=change.planned_start, end=change.planned_end),
+            calendar={
+                "uid": f"change-{change.pk}@ccb",
+                "start": change.planned_start.isoformat(),
+                "end": change.planned_end.isoformat(),
+                "sequence": change.schedule_sequence + 1,
+                "method": "CANCEL",
+            },
+        )
     else:
-        notifications.notify(event="withdrawn", change_id=change.pk, board_id=change.board_id,
-                             user_ids=_people(change), context=_context(change, actor, reason=reason))
+        notifications.notify(
+            event="withdrawn",
+            change_id=change.pk,
+            board_id=change.board_id,
+            user_ids=_people(change),
+            context=_context(change, actor, reason=reason),
+        )
 
 
 def customer_notice(change: ChangeRequest) -> None:
@@ -72,29 +114,52 @@ def customer_notice(change: ChangeRequest) -> None:
     audience = change.notification_audience
     if audience == NotificationAudience.NONE or not change.notification_body.strip():
         return
-    service_ids = {NotificationAudience.AFFECTED: _service_ids(change),
-                   NotificationAudience.ALL: list(Service.objects.values_list("pk", flat=True))}.get(audience, [])
-    notifications.notify(event="customer_notification", change_id=change.pk, service_ids=service_ids,
-                         board_id=change.board_id if audience == NotificationAudience.INTERNAL else None,
-                         context={"reference": change.reference, "title": change.title,
-                                  "subject": change.notification_subject, "body": change.notification_body,
-                                  "start": change.planned_start, "end": change.planned_end})
+    service_ids = {
+        NotificationAudience.AFFECTED: _service_ids(change),
+        NotificationAudience.ALL: list(Service.objects.values_list("pk", flat=True)),
+    }.get(audience, [])
+    notifications.notify(
+        event="customer_notification",
+        change_id=change.pk,
+        service_ids=service_ids,
+        board_id=change.board_id if audience == NotificationAudience.INTERNAL else None,
+        context={
+            "reference": change.reference,
+            "title": change.title,
+            "subject": change.notification_subject,
+            "body": change.notification_body,
+            "start": change.planned_start,
+            "end": change.planned_end,
+        },
+    )
 
 
 def deployment_started(change: ChangeRequest, actor) -> None:
-    notifications.notify(event="deployment_started", change_id=change.pk, service_ids=_service_ids(change),
-                         user_ids=_people(change), context=_context(change, actor,
-                                                                    started_at=change.implementation_started_at))
+    notifications.notify(
+        event="deployment_started",
+        change_id=change.pk,
+        service_ids=_service_ids(change),
+        user_ids=_people(change),
+        context=_context(change, actor, started_at=change.implementation_started_at),
+    )
 
 
 def finished(change: ChangeRequest, actor) -> None:
-    notifications.notify(event=change.status, change_id=change.pk, board_id=change.board_id,
-                         service_ids=_service_ids(change), user_ids=_people(change),
-                         context=_context(change, actor, notes=change.implementation_notes,
-                                          outcome_label=change.get_status_display()))
+    notifications.notify(
+        event=change.status,
+        change_id=change.pk,
+        board_id=change.board_id,
+        service_ids=_service_ids(change),
+        user_ids=_people(change),
+        context=_context(change, actor, notes=change.implementation_notes, outcome_label=change.get_status_display()),
+    )
 
 
 def closed(change: ChangeRequest, actor) -> None:
-    notifications.notify(event="closed", change_id=change.pk, service_ids=_service_ids(change),
-                         user_ids=_people(change),
-                         context=_context(change, actor, review=change.exit_criteria.get("review", "")))
+    notifications.notify(
+        event="closed",
+        change_id=change.pk,
+        service_ids=_service_ids(change),
+        user_ids=_people(change),
+        context=_context(change, actor, review=change.exit_criteria.get("review", "")),
+    )

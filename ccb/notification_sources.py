@@ -20,15 +20,27 @@ def changes_awaiting_vote(user_ids: list[int]) -> dict[int, list[dict]]:
     """For each person, the changes in review whose current revision still lacks their vote and on
     which they are eligible (requesters and implementers are not)."""
     wanted, result = set(user_ids), {}
-    changes = (ChangeRequest.objects.filter(status__in=REVIEW_STATES, current_revision__isnull=False)
-               .select_related("board").order_by("submitted_at", "pk"))
+    changes = (
+        ChangeRequest.objects.filter(status__in=REVIEW_STATES, current_revision__isnull=False)
+        .select_related("board")
+        .order_by("submitted_at", "pk")
+    )
     for change in changes:
         members, _chairs = eligible_voters(change)
-        voted = set(Vote.objects.filter(revision_id=change.current_revision_id, voided_at__isnull=True)
-                    .values_list("voter_id", flat=True))
+        voted = set(
+            Vote.objects.filter(revision_id=change.current_revision_id, voided_at__isnull=True).values_list(
+                "voter_id", flat=True
+            )
+        )
         for user_id in sorted((members - voted) & wanted):
-            result.setdefault(user_id, []).append({
-                "id": change.pk, "reference": change.reference, "title": change.title, "board": change.board.name,
-                "risk_level": change.get_risk_level_display(), "submitted_at": change.submitted_at,
-            })
+            result.setdefault(user_id, []).append(
+                {
+                    "id": change.pk,
+                    "reference": change.reference,
+                    "title": change.title,
+                    "board": change.board.name,
+                    "risk_level": change.get_risk_level_display(),
+                    "submitted_at": change.submitted_at,
+                }
+            )
     return result

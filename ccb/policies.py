@@ -43,18 +43,19 @@ def is_site_auditor(user: Any) -> bool:
     if user is None or not user.is_authenticated or user.is_superuser or not user.is_active:
         return False
     if not hasattr(user, "_ccb_site_auditor"):  # one query, remembered for the request
-        user._ccb_site_auditor = Permission.objects.filter(
-            content_type__app_label="ccb", codename="audit_everything"
-        ).filter(Q(user=user) | Q(group__user=user)).exists()
+        user._ccb_site_auditor = (
+            Permission.objects.filter(content_type__app_label="ccb", codename="audit_everything")
+            .filter(Q(user=user) | Q(group__user=user))
+            .exists()
+        )
     return user._ccb_site_auditor
 
 
 def assert_not_read_only(*, actor: Any, board: Any, target: Any = None) -> None:
     if is_site_auditor(actor):
         _refuse("auditor_read_only", "Auditors read everything and change nothing.", actor, target)
-    if (
-        has_role(actor, board, BoardRole.AUDITOR)
-        and not any(has_role(actor, board, r) for r in (BoardRole.MEMBER, BoardRole.CHAIR, BoardRole.IMPLEMENTER))
+    if has_role(actor, board, BoardRole.AUDITOR) and not any(
+        has_role(actor, board, r) for r in (BoardRole.MEMBER, BoardRole.CHAIR, BoardRole.IMPLEMENTER)
     ):
         _refuse("auditor_read_only", "Auditors read everything on their board and change nothing.", actor, target)
 
@@ -69,24 +70,36 @@ def assert_implementer_allowed(*, implementer: Any, change: Any, actor: Any) -> 
     if implementer is None:
         return
     if not has_role(implementer, change.board, BoardRole.IMPLEMENTER):
-        _refuse("implementer_needs_role",
-                f"{implementer.get_username()} is not an implementer on {change.board}.", actor, change)
+        _refuse(
+            "implementer_needs_role",
+            f"{implementer.get_username()} is not an implementer on {change.board}.",
+            actor,
+            change,
+        )
     if not change.board.allow_requester_as_implementer and is_author(implementer, change):
-        _refuse("implementer_not_requester",
-                "The board does not allow a change's requester to implement it.", actor, change)
-    if change.pk and change.current_revision_id and change.votes.filter(
-        voter=implementer, voided_at__isnull=True, decision="approve"
-    ).exists():
-        _refuse("implementer_not_approver",
-                f"{implementer.get_username()} approved this change and cannot implement it.", actor, change)
+        _refuse(
+            "implementer_not_requester", "The board does not allow a change's requester to implement it.", actor, change
+        )
+    if (
+        change.pk
+        and change.current_revision_id
+        and change.votes.filter(voter=implementer, voided_at__isnull=True, decision="approve").exists()
+    ):
+        _refuse(
+            "implementer_not_approver",
+            f"{implementer.get_username()} approved this change and cannot implement it.",
+            actor,
+            change,
+        )
 
 
 def assert_can_vote(*, actor: Any, change: Any) -> None:
     if is_author(actor, change):
         _refuse("requester_cannot_vote", "You requested this change, so you cannot vote on it.", actor, change)
     if change.implementer_id == actor.pk:
-        _refuse("implementer_cannot_approve", "You will implement this change, so you cannot vote on it.",
-                actor, change)
+        _refuse(
+            "implementer_cannot_approve", "You will implement this change, so you cannot vote on it.", actor, change
+        )
     if not (has_role(actor, change.board, BoardRole.MEMBER) or has_role(actor, change.board, BoardRole.CHAIR)):
         _refuse("members_only_vote", f"Only current members of {change.board} vote on its changes.", actor, change)
 
@@ -97,8 +110,7 @@ def assert_can_decide(*, actor: Any, change: Any) -> None:
     if is_author(actor, change):
         _refuse("requester_cannot_decide", "You requested this change, so you cannot decide it.", actor, change)
     if change.implementer_id == actor.pk:
-        _refuse("implementer_cannot_approve", "You will implement this change, so you cannot decide it.",
-                actor, change)
+        _refuse("implementer_cannot_approve", "You will implement this change, so you cannot decide it.", actor, change)
 
 
 def assert_can_review_retrospective(*, actor: Any, change: Any) -> None:
@@ -108,8 +120,12 @@ def assert_can_review_retrospective(*, actor: Any, change: Any) -> None:
 def assert_can_schedule(*, actor: Any, change: Any) -> None:
     if change.implementer_id == actor.pk or has_role(actor, change.board, BoardRole.CHAIR):
         return
-    _refuse("implementer_or_chair_schedules", "Only the change's implementer or the board's chair schedules it.",
-            actor, change)
+    _refuse(
+        "implementer_or_chair_schedules",
+        "Only the change's implementer or the board's chair schedules it.",
+        actor,
+        change,
+    )
 
 
 def assert_can_implement(*, actor: Any, change: Any) -> None:
@@ -122,19 +138,30 @@ def assert_can_implement(*, actor: Any, change: Any) -> None:
 def assert_can_close(*, actor: Any, change: Any) -> None:
     if has_role(actor, change.board, BoardRole.CHAIR) or has_role(actor, change.board, BoardRole.VERIFIER):
         return
-    _refuse("chair_or_verifier_closes",
-            "Only the board's chair or a verifier closes a change after its post-implementation review.",
-            actor, change)
+    _refuse(
+        "chair_or_verifier_closes",
+        "Only the board's chair or a verifier closes a change after its post-implementation review.",
+        actor,
+        change,
+    )
 
 
 def assert_can_approve_runbook(*, actor: Any, version: Any) -> None:
     if version.created_by_id == actor.pk:
-        _refuse("runbook_author_cannot_approve", "You wrote this runbook version, so someone else must approve it.",
-                actor, version)
+        _refuse(
+            "runbook_author_cannot_approve",
+            "You wrote this runbook version, so someone else must approve it.",
+            actor,
+            version,
+        )
     board = version.runbook.board
     if not any(has_role(actor, board, r) for r in (BoardRole.MEMBER, BoardRole.CHAIR, BoardRole.IMPLEMENTER)):
-        _refuse("runbook_reviewer_role",
-                f"Runbooks for {board} are approved by its members, chair or implementers.", actor, version)
+        _refuse(
+            "runbook_reviewer_role",
+            f"Runbooks for {board} are approved by its members, chair or implementers.",
+            actor,
+            version,
+        )
 
 
 def assert_board_admin(*, actor: Any, board: Any = None) -> None:
@@ -159,17 +186,28 @@ def assert_can_manage_windows(*, actor: Any, board: Any, target: Any = None) -> 
     if board is not None and has_role(actor, board, BoardRole.CHAIR):
         return
     scope = f"the services of {board}" if board is not None else "every board"
-    _refuse("chair_or_admin_manages_windows",
-            f"Only the chair of the board or an administrator sets maintenance windows and freezes on {scope}.",
-            actor, target or board)
+    _refuse(
+        "chair_or_admin_manages_windows",
+        f"Only the chair of the board or an administrator sets maintenance windows and freezes on {scope}.",
+        actor,
+        target or board,
+    )
 
 
 def assert_can_override_schedule(*, actor: Any, change: Any) -> None:
     """The emergency override (outside a window, over a conflict) is the chair's, never the requester's."""
     if not has_role(actor, change.board, BoardRole.CHAIR):
-        _refuse("chair_only_overrides_schedule",
-                f"Only the chair of {change.board} may schedule a change outside a maintenance window or over "
-                "another change.", actor, change)
+        _refuse(
+            "chair_only_overrides_schedule",
+            f"Only the chair of {change.board} may schedule a change outside a maintenance window or over "
+            "another change.",
+            actor,
+            change,
+        )
     if is_author(actor, change):
-        _refuse("requester_cannot_override_schedule",
-                "You requested this change, so you cannot override its scheduling rules.", actor, change)
+        _refuse(
+            "requester_cannot_override_schedule",
+            "You requested this change, so you cannot override its scheduling rules.",
+            actor,
+            change,
+        )

@@ -16,8 +16,21 @@ from datetime import UTC, date, datetime, timedelta
 from dateutil.rrule import DAILY, HOURLY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 ALLOWED_FREQUENCIES = {"HOURLY": HOURLY, "DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY}
-RRULE_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
-               "BYSETPOS", "BYHOUR", "BYMINUTE", "WKST"}
+RRULE_PARTS = {
+    "FREQ",
+    "INTERVAL",
+    "COUNT",
+    "UNTIL",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "BYHOUR",
+    "BYMINUTE",
+    "WKST",
+}
 
 
 class RecurrenceError(ValueError):
@@ -52,12 +65,14 @@ def normalize_rrule(text: str) -> str:
     """
     text = (text or "").strip().upper()
     if text.startswith("RRULE:"):
-        text = text[len("RRULE:"):]
+        text = text[len("RRULE:") :]
     if not text:
         return ""
     if any(c in text for c in ":\n\r"):
-        raise RecurrenceError("Give one RRULE value such as FREQ=WEEKLY;BYDAY=SU; the start, the time zone and "
-                              "the exception dates are separate fields.")
+        raise RecurrenceError(
+            "Give one RRULE value such as FREQ=WEEKLY;BYDAY=SU; the start, the time zone and "
+            "the exception dates are separate fields."
+        )
     parts: dict[str, str] = {}
     for part in filter(None, text.split(";")):
         key, sep, value = part.partition("=")
@@ -102,8 +117,7 @@ def parse_exdate(text: str) -> date | datetime:
     try:
         parsed = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     except ValueError as exc:
-        raise RecurrenceError(f"{value!r} is not a date (2026-12-25) or a local date-time (2026-12-25T01:00).") \
-            from exc
+        raise RecurrenceError(f"{value!r} is not a date (2026-12-25) or a local date-time (2026-12-25T01:00).") from exc
     if isinstance(parsed, datetime) and parsed.tzinfo is not None:
         raise RecurrenceError(f"{value!r}: exception dates are local times in the window's zone, without an offset.")
     return parsed
@@ -117,8 +131,16 @@ def normalize_exdates(values: Iterable[str]) -> list[str]:
     return sorted(set(out))
 
 
-def occurrences(*, dtstart: datetime, duration: timedelta, tz: zoneinfo.ZoneInfo, rule_text: str,
-                exdates: Iterable[str], start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+def occurrences(
+    *,
+    dtstart: datetime,
+    duration: timedelta,
+    tz: zoneinfo.ZoneInfo,
+    rule_text: str,
+    exdates: Iterable[str],
+    start: datetime,
+    end: datetime,
+) -> Iterator[tuple[datetime, datetime]]:
     """(start, end) UTC instants of the occurrences that overlap the half-open [start, end), in order.
 
     ``dtstart`` is the naive local wall time of the first occurrence; without a rule it is the only one.

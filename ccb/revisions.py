@@ -24,13 +24,23 @@ def snapshot(change: ChangeRequest) -> dict:
         "requester": change.requester.get_username(),
         "implementer": change.implementer.get_username() if change.implementer_id else None,
         "services": sorted(change.services.values_list("slug", flat=True)),
-        "runbook": None if runbook is None else {
-            "id": runbook.pk, "runbook": runbook.runbook_id, "version": runbook.number,
+        "runbook": None
+        if runbook is None
+        else {
+            "id": runbook.pk,
+            "runbook": runbook.runbook_id,
+            "version": runbook.number,
             "content_hash": runbook.content_hash,
         },
         "attachments": [
-            {"id": a.pk, "kind": a.kind, "name": a.original_name, "sha256": a.sha256,
-             "signed_by": a.signed_by, "signed_on": _plain(a.signed_on)}
+            {
+                "id": a.pk,
+                "kind": a.kind,
+                "name": a.original_name,
+                "sha256": a.sha256,
+                "signed_by": a.signed_by,
+                "signed_on": _plain(a.signed_on),
+            }
             for a in change.attachments.order_by("pk")
         ],
     }

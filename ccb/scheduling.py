@@ -71,9 +71,14 @@ def timeline_minutes(change: ChangeRequest) -> int | None:
 def require_timeline(change: ChangeRequest) -> timedelta:
     minutes = timeline_minutes(change)
     if not minutes:
-        raise PacketInvalid({"timeline": [
-            "The length of the deployment is unknown: the linked runbook version has no step timeouts and the "
-            "packet gives no estimated duration, so no window can be checked."]})
+        raise PacketInvalid(
+            {
+                "timeline": [
+                    "The length of the deployment is unknown: the linked runbook version has no step timeouts and the "
+                    "packet gives no estimated duration, so no window can be checked."
+                ]
+            }
+        )
     return timedelta(minutes=minutes)
 
 
@@ -134,8 +139,9 @@ def _env(value: str) -> str:
 
 def _windows_by_service(service_ids: Iterable[int], environment: str) -> dict[int, list[MaintenanceWindow]]:
     found: dict[int, list[MaintenanceWindow]] = defaultdict(list)
-    for window in MaintenanceWindow.objects.filter(service_id__in=list(service_ids), environment=environment,
-                                                   active=True).order_by("name", "pk"):
+    for window in MaintenanceWindow.objects.filter(
+        service_id__in=list(service_ids), environment=environment, active=True
+    ).order_by("name", "pk"):
         found[window.service_id].append(window)
     return found
 
@@ -155,37 +161,54 @@ def _outside_detail(svc: Service, env: str, windows, occurrences, start, end) ->
 
 def window_problems(change: ChangeRequest, services: list[Service], start: datetime, end: datetime) -> list[Problem]:
     if not services:
-        return [Problem(ScheduleRule.NO_WINDOW, "The change names no affected service, so no maintenance window "
-                                                "can admit it.")]
+        return [
+            Problem(
+                ScheduleRule.NO_WINDOW, "The change names no affected service, so no maintenance window can admit it."
+            )
+        ]
     env = _env(change.environment)
     by_service = _windows_by_service((s.pk for s in services), change.environment)
     problems = []
     for svc in services:
         windows = by_service.get(svc.pk, [])
         if not windows:
-            problems.append(Problem(ScheduleRule.NO_WINDOW,
-                                    f"No maintenance window is defined for {svc.name} in {env}.", service=svc.slug))
+            problems.append(
+                Problem(
+                    ScheduleRule.NO_WINDOW,
+                    f"No maintenance window is defined for {svc.name} in {env}.",
+                    service=svc.slug,
+                )
+            )
             continue
         occurrences = [(w, s, e) for w in windows for s, e in w.occurrences(start, end)]
         if any(s <= start and end <= e for _, s, e in occurrences):
             continue
         detail, window_id = _outside_detail(svc, env, windows, occurrences, start, end)
-        problems.append(Problem(
-            ScheduleRule.OUTSIDE_WINDOW,
-            f"The timeline {_fmt_range(start, end)} does not fit inside one occurrence of a maintenance window "
-            f"for {svc.name} in {env}: {detail}.", service=svc.slug, window=window_id))
+        problems.append(
+            Problem(
+                ScheduleRule.OUTSIDE_WINDOW,
+                f"The timeline {_fmt_range(start, end)} does not fit inside one occurrence of a maintenance window "
+                f"for {svc.name} in {env}: {detail}.",
+                service=svc.slug,
+                window=window_id,
+            )
+        )
     return problems
 
 
-def covering_freezes(change: ChangeRequest, services: list[Service], start: datetime,
-                     end: datetime) -> list[FreezeWindow]:
+def covering_freezes(
+    change: ChangeRequest, services: list[Service], start: datetime, end: datetime
+) -> list[FreezeWindow]:
     """Active freezes overlapping [start, end) that cover the change: one of its services by name, every
     service of a service's board (or of the change's board), or everything."""
     service_ids = {s.pk for s in services}
     boards = {s.board_id for s in services} | {change.board_id}
-    candidates = (FreezeWindow.objects.filter(active=True, start__lt=end, end__gt=start)
-                  .filter(environment__in=["", change.environment]).prefetch_related("services")
-                  .order_by("start", "pk"))
+    candidates = (
+        FreezeWindow.objects.filter(active=True, start__lt=end, end__gt=start)
+        .filter(environment__in=["", change.environment])
+        .prefetch_related("services")
+        .order_by("start", "pk")
+    )
     covering = []
     for freeze in candidates:
         named = {s.pk for s in freeze.services.all()}
@@ -195,20 +218,36 @@ def covering_freezes(change: ChangeRequest, services: list[Service], start: date
 
 
 def freeze_problems(change: ChangeRequest, services: list[Service], start: datetime, end: datetime) -> list[Problem]:
-    return [Problem(ScheduleRule.FREEZE,
-                    f"The timeline {_fmt_range(start, end)} overlaps the freeze '{f.name}' "
-                    f"({_fmt_range(f.start, f.end)}): {f.reason}", freeze=f.pk)
-            for f in covering_freezes(change, services, start, end)]
+    return [
+        Problem(
+            ScheduleRule.FREEZE,
+            f"The timeline {_fmt_range(start, end)} overlaps the freeze '{f.name}' "
+            f"({_fmt_range(f.start, f.end)}): {f.reason}",
+            freeze=f.pk,
+        )
+        for f in covering_freezes(change, services, start, end)
+    ]
 
 
-def occupying_changes(change: ChangeRequest, related: dict[int, tuple[str, int]], start: datetime,
-                      end: datetime):
+def occupying_changes(change: ChangeRequest, related: dict[int, tuple[str, int]], start: datetime, end: datetime):
     """Scheduled or implementing changes in the same environment, on a related service, overlapping."""
-    ids = (ChangeRequest.objects.filter(status__in=OCCUPYING_STATES, environment=change.environment,
-                                        planned_start__lt=end, planned_end__gt=start, services__in=list(related))
-           .exclude(pk=change.pk).values("pk"))
-    return (ChangeRequest.objects.filter(pk__in=ids).prefetch_related("services")
-            .only("pk", "title", "status", "board", "planned_start", "planned_end").order_by("planned_start", "pk"))
+    ids = (
+        ChangeRequest.objects.filter(
+            status__in=OCCUPYING_STATES,
+            environment=change.environment,
+            planned_start__lt=end,
+            planned_end__gt=start,
+            services__in=list(related),
+        )
+        .exclude(pk=change.pk)
+        .values("pk")
+    )
+    return (
+        ChangeRequest.objects.filter(pk__in=ids)
+        .prefetch_related("services")
+        .only("pk", "title", "status", "board", "planned_start", "planned_end")
+        .order_by("planned_start", "pk")
+    )
 
 
 def _relation_text(relation: str, hit: Service, origin: Service) -> str:
@@ -219,23 +258,29 @@ def _relation_text(relation: str, hit: Service, origin: Service) -> str:
     return f"which depends on {origin.name}"
 
 
-def conflict_problems(change: ChangeRequest, services: list[Service], start: datetime,
-                      end: datetime) -> list[Problem]:
+def conflict_problems(change: ChangeRequest, services: list[Service], start: datetime, end: datetime) -> list[Problem]:
     related = related_services(s.pk for s in services)
     own = {s.pk: s for s in services}
     order = {SAME: 0, DEPENDENCY: 1, DEPENDENT: 2}
     problems = []
     for other in occupying_changes(change, related, start, end):
-        hit = min((s for s in other.services.all() if s.pk in related),
-                  key=lambda s: (order[related[s.pk][0]], s.name))
+        hit = min((s for s in other.services.all() if s.pk in related), key=lambda s: (order[related[s.pk][0]], s.name))
         relation, origin = related[hit.pk]
-        name = f"{other.reference} '{other.title}'" if other.board_id == change.board_id else (
-            f"{other.reference} (on another board)")
-        problems.append(Problem(
-            ScheduleRule.CONFLICT,
-            f"The timeline {_fmt_range(start, end)} overlaps {name} ({other.get_status_display().lower()} "
-            f"{_fmt_range(other.planned_start, other.planned_end)}) on {hit.name}, "
-            f"{_relation_text(relation, hit, own[origin])}.", service=hit.slug, change=other.pk))
+        name = (
+            f"{other.reference} '{other.title}'"
+            if other.board_id == change.board_id
+            else (f"{other.reference} (on another board)")
+        )
+        problems.append(
+            Problem(
+                ScheduleRule.CONFLICT,
+                f"The timeline {_fmt_range(start, end)} overlaps {name} ({other.get_status_display().lower()} "
+                f"{_fmt_range(other.planned_start, other.planned_end)}) on {hit.name}, "
+                f"{_relation_text(relation, hit, own[origin])}.",
+                service=hit.slug,
+                change=other.pk,
+            )
+        )
     return problems
 
 
@@ -305,13 +350,16 @@ def free_slots(change: ChangeRequest, *, count: int, after: datetime | None = No
     by_service = _windows_by_service((s.pk for s in services), change.environment)
     starts: list[tuple[datetime, datetime]] | None = None
     for svc in services:
-        fits = [(s, e - length) for w in by_service.get(svc.pk, [])
-                for s, e in w.occurrences(earliest, limit + length) if e - s >= length]
+        fits = [
+            (s, e - length)
+            for w in by_service.get(svc.pk, [])
+            for s, e in w.occurrences(earliest, limit + length)
+            if e - s >= length
+        ]
         starts = _merge(fits) if starts is None else _intersect(starts, _merge(fits))
     blocked = [(f.start, f.end) for f in covering_freezes(change, services, earliest, limit + length)]
     related = related_services(s.pk for s in services)
-    blocked += [(c.planned_start, c.planned_end) for c in occupying_changes(change, related, earliest,
-                                                                            limit + length)]
+    blocked += [(c.planned_start, c.planned_end) for c in occupying_changes(change, related, earliest, limit + length)]
     for lo, hi in blocked:
         starts = _remove_open(starts or [], lo - length, hi)
     slots = []

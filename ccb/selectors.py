@@ -25,10 +25,12 @@ from ccb.models import (
 def board_ids_with_role(*, user: AbstractBaseUser) -> list[int]:
     """Ids of boards on which the user holds any role, granted directly or through a group: one query."""
     board_type = ContentType.objects.get_for_model(Board)
-    direct = UserObjectPermission.objects.filter(user=user, content_type=board_type,
-                                                 permission__codename="view_board").values_list("object_pk")
-    via_group = GroupObjectPermission.objects.filter(group__user=user, content_type=board_type,
-                                                     permission__codename="view_board").values_list("object_pk")
+    direct = UserObjectPermission.objects.filter(
+        user=user, content_type=board_type, permission__codename="view_board"
+    ).values_list("object_pk")
+    via_group = GroupObjectPermission.objects.filter(
+        group__user=user, content_type=board_type, permission__codename="view_board"
+    ).values_list("object_pk")
     return [int(pk) for (pk,) in direct.union(via_group)]
 
 
@@ -89,8 +91,11 @@ def reads_everything(*, user: AbstractBaseUser) -> bool:
 def agenda_board(*, user: AbstractBaseUser, slug: str) -> Board:
     """The board whose agenda the user may open (its members, its chair, site auditors), or 404."""
     board = Board.objects.filter(slug=slug).first()
-    if board is None or not (policies.has_role(user, board, BoardRole.MEMBER)
-                             or policies.has_role(user, board, BoardRole.CHAIR) or reads_everything(user=user)):
+    if board is None or not (
+        policies.has_role(user, board, BoardRole.MEMBER)
+        or policies.has_role(user, board, BoardRole.CHAIR)
+        or reads_everything(user=user)
+    ):
         raise Http404("No board agenda for you at this address.")
     return board
 
@@ -121,8 +126,11 @@ def maintenance_window_list(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWi
 def freeze_list(*, user: AbstractBaseUser) -> QuerySet[FreezeWindow]:
     """Freezes on the boards the user can see, and those over every board."""
     visible = board_list(user=user).values("pk")
-    return (FreezeWindow.objects.filter(Q(board__isnull=True) | Q(board__in=visible))
-            .select_related("board", "created_by").prefetch_related("services"))
+    return (
+        FreezeWindow.objects.filter(Q(board__isnull=True) | Q(board__in=visible))
+        .select_related("board", "created_by")
+        .prefetch_related("services")
+    )
 
 
 def _get(queryset: QuerySet, pk: object, what: str):
@@ -152,14 +160,23 @@ def calendar_feed_owner(*, key: str) -> AbstractBaseUser:
     return token.user
 
 
-CALENDAR_STATES = (Status.SCHEDULED, Status.IMPLEMENTING, Status.COMPLETED, Status.ROLLED_BACK, Status.FAILED,
-                   Status.CLOSED)
+CALENDAR_STATES = (
+    Status.SCHEDULED,
+    Status.IMPLEMENTING,
+    Status.COMPLETED,
+    Status.ROLLED_BACK,
+    Status.FAILED,
+    Status.CLOSED,
+)
 
 
 def calendar_changes(*, user: AbstractBaseUser, since) -> QuerySet[ChangeRequest]:
     """Booked changes the user may see, from ``since`` on."""
-    return (change_request_list(user=user).filter(status__in=CALENDAR_STATES, planned_start__isnull=False,
-                                                   planned_end__gte=since).order_by("planned_start", "pk"))
+    return (
+        change_request_list(user=user)
+        .filter(status__in=CALENDAR_STATES, planned_start__isnull=False, planned_end__gte=since)
+        .order_by("planned_start", "pk")
+    )
 
 
 def calendar_boards(*, user: AbstractBaseUser) -> QuerySet[Board]:

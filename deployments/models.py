@@ -55,7 +55,8 @@ class RunbookVersion(models.Model):
     @property
     def estimated_minutes(self) -> int:
         seconds = sum(
-            int(step.get("timeout_seconds", 0)) for stage in self.document.get("stages", [])
+            int(step.get("timeout_seconds", 0))
+            for stage in self.document.get("stages", [])
             for step in stage.get("steps", [])
         )
         return -(-seconds // 60)

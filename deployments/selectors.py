@@ -9,13 +9,15 @@ from .models import Runbook, RunbookVersion
 
 def runbook_list(*, user: AbstractBaseUser) -> QuerySet[Runbook]:
     """Runbooks of boards where the user holds a role, and the ones they wrote."""
-    qs = Runbook.objects.select_related("board", "created_by").prefetch_related("versions__approved_by",
-                                                                                  "versions__created_by")
+    qs = Runbook.objects.select_related("board", "created_by").prefetch_related(
+        "versions__approved_by", "versions__created_by"
+    )
     if reads_everything(user=user):
         return qs
     linked = Runbook.objects.filter(Q(versions__changes__requester=user) | Q(versions__changes__implementer=user))
-    return qs.filter(Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user)
-                     | Q(pk__in=linked.values("pk")))
+    return qs.filter(
+        Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user) | Q(pk__in=linked.values("pk"))
+    )
 
 
 def runbook_version_get(*, user: AbstractBaseUser, runbook_id: int, number: int) -> RunbookVersion:

@@ -48,8 +48,9 @@ def parse_document(source: str) -> dict:
 
 
 @service
-def runbook_create(*, actor: AbstractBaseUser, board: Board, name: str, description: str,
-                   source_yaml: str) -> RunbookVersion:
+def runbook_create(
+    *, actor: AbstractBaseUser, board: Board, name: str, description: str, source_yaml: str
+) -> RunbookVersion:
     policies.assert_not_read_only(actor=actor, board=board, target=board)
     if not name.strip():
         raise PacketInvalid({"name": ["Name the runbook."]})
@@ -69,12 +70,17 @@ def runbook_version_create(*, actor: AbstractBaseUser, runbook_id: int, source_y
 def _add_version(runbook: Runbook, actor: AbstractBaseUser, source_yaml: str) -> RunbookVersion:
     document = parse_document(source_yaml)
     number = (runbook.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = RunbookVersion(runbook=runbook, number=number, source_yaml=source_yaml, document=document,
-                             created_by=actor)
+    version = RunbookVersion(
+        runbook=runbook, number=number, source_yaml=source_yaml, document=document, created_by=actor
+    )
     version.content_hash = version.computed_hash()
     version.save()
-    audit.record(actor=actor, action=AuditAction.RUNBOOK_CREATED, target=version,
-                 data={"runbook": runbook.pk, "version": number, "content_hash": version.content_hash})
+    audit.record(
+        actor=actor,
+        action=AuditAction.RUNBOOK_CREATED,
+        target=version,
+        data={"runbook": runbook.pk, "version": number, "content_hash": version.content_hash},
+    )
     return version
 
 
@@ -86,7 +92,10 @@ def runbook_version_approve(*, actor: AbstractBaseUser, version_id: int) -> Runb
         raise Conflict(f"Version {version.number} was already approved by {version.approved_by}.")
     version.approved_by, version.approved_at = actor, timezone.now()
     version.save(update_fields=["approved_by", "approved_at"])
-    audit.record(actor=actor, action=AuditAction.RUNBOOK_APPROVED, target=version,
-                 data={"runbook": version.runbook_id, "version": version.number,
-                       "content_hash": version.content_hash})
+    audit.record(
+        actor=actor,
+        action=AuditAction.RUNBOOK_APPROVED,
+        target=version,
+        data={"runbook": version.runbook_id, "version": version.number, "content_hash": version.content_hash},
+    )
     return version

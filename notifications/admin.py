@@ -17,8 +17,17 @@ _STATUS_COLOURS = {OutboxStatus.FAILED: "#b3261e", OutboxStatus.UNCERTAIN: "#8a5
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "event", "recipients", "subject", "status_badge", "attempts", "sent_at",
-                    "short_error"]
+    list_display = [
+        "id",
+        "created_at",
+        "event",
+        "recipients",
+        "subject",
+        "status_badge",
+        "attempts",
+        "sent_at",
+        "short_error",
+    ]
     list_filter = ["status", "event"]
     search_fields = ["subject", "to", "message_id"]
     date_hierarchy = "created_at"
@@ -41,8 +50,9 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: OutboxMessage):
-        return format_html('<strong style="color:{}">{}</strong>', _STATUS_COLOURS.get(obj.status, "inherit"),
-                           obj.get_status_display())
+        return format_html(
+            '<strong style="color:{}">{}</strong>', _STATUS_COLOURS.get(obj.status, "inherit"), obj.get_status_display()
+        )
 
     @admin.display(description="Last error")
     def short_error(self, obj: OutboxMessage) -> str:
@@ -55,8 +65,11 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def retry(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         ids = delivery.outbox_retry(outbox_ids=list(queryset.values_list("pk", flat=True)))
         skipped = queryset.count() - len(ids)
-        self.message_user(request, f"Queued {len(ids)} message(s) again."
-                          + (f" Left {skipped} sent or sending message(s) alone." if skipped else ""))
+        self.message_user(
+            request,
+            f"Queued {len(ids)} message(s) again."
+            + (f" Left {skipped} sent or sending message(s) alone." if skipped else ""),
+        )
 
 
 class _EventsField(forms.MultipleChoiceField):
@@ -87,10 +100,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
         target = next(t for t in ("service", "board", "change") if data.get(t))
         if change and {"user", "email", "service", "board", "change"} & set(form.changed_data):
             services.subscription_delete(subscription_id=obj.pk)
-        saved = services.subscription_save(target=target, target_id=data[target].pk,
-                                           user_id=data["user"].pk if data.get("user") else None,
-                                           email=data.get("email") or "", events=data["events"],
-                                           active=data["active"], customer=data["customer"])
+        saved = services.subscription_save(
+            target=target,
+            target_id=data[target].pk,
+            user_id=data["user"].pk if data.get("user") else None,
+            email=data.get("email") or "",
+            events=data["events"],
+            active=data["active"],
+            customer=data["customer"],
+        )
         obj.pk = saved.pk
 
 
@@ -113,8 +131,9 @@ class PreferenceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Preference, form, change: bool) -> None:
         data = form.cleaned_data
         person = Person(user_id=data["user"].pk if data.get("user") else None, email=(data.get("email") or "").lower())
-        saved = services.preference_save(person=person, muted_events=data["muted_events"], all_off=data["all_off"],
-                                         digest=data["digest"])
+        saved = services.preference_save(
+            person=person, muted_events=data["muted_events"], all_off=data["all_off"], digest=data["digest"]
+        )
         obj.pk = saved.pk
 
 

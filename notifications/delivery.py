@@ -93,8 +93,11 @@ def _claim(outbox_id: int, owner: str) -> OutboxMessage | Outcome:
 
 def _mark_handed(outbox_id: int, owner: str) -> bool:
     now = timezone.now()
-    return bool(OutboxMessage.objects.filter(pk=outbox_id, status=S.SENDING, lease_owner=owner,
-                                             lease_expires_at__gt=now).update(handed_at=now))
+    return bool(
+        OutboxMessage.objects.filter(
+            pk=outbox_id, status=S.SENDING, lease_owner=owner, lease_expires_at__gt=now
+        ).update(handed_at=now)
+    )
 
 
 def _record_sent(outbox_id: int, owner: str) -> Outcome:
@@ -116,8 +119,9 @@ def _record_failure(outbox_id: int, owner: str, exc: Exception) -> Outcome:
             delay = backoff_seconds(row.attempts)
             row.status, row.next_attempt_at = S.QUEUED, timezone.now() + timedelta(seconds=delay)
             row.save()
-            logger.warning("notifications: outbox %s attempt %s failed (%s); retry in %ss",
-                           outbox_id, row.attempts, error, delay)
+            logger.warning(
+                "notifications: outbox %s attempt %s failed (%s); retry in %ss", outbox_id, row.attempts, error, delay
+            )
             return Outcome(S.QUEUED, retry_in=delay)
         if transient:
             row.last_error = f"Gave up after {row.attempts} attempts. Last error: {error}"
@@ -154,8 +158,13 @@ def _close(connection) -> None:
 
 
 def build_email(row: OutboxMessage) -> EmailMultiAlternatives:
-    email = EmailMultiAlternatives(subject=row.subject, body=row.body_text, from_email=row.from_email, to=row.to,
-                                   headers={**row.headers, "Message-ID": row.message_id})
+    email = EmailMultiAlternatives(
+        subject=row.subject,
+        body=row.body_text,
+        from_email=row.from_email,
+        to=row.to,
+        headers={**row.headers, "Message-ID": row.message_id},
+    )
     if row.body_html:
         email.attach_alternative(row.body_html, "text/html")
     for attachment in row.attachments:
@@ -177,14 +186,19 @@ def outbox_sweep() -> list[int]:
     now = timezone.now()
     expired = OutboxMessage.objects.filter(status=S.SENDING, lease_expires_at__lt=now)
     expired.filter(handed_at__isnull=False).update(
-        status=S.UNCERTAIN, lease_expires_at=None,
+        status=S.UNCERTAIN,
+        lease_expires_at=None,
         last_error="Delivery unknown: the worker stopped while handing the message to the SMTP server. "
-                   "It is not resent automatically; retry it if the recipient did not get it.")
+        "It is not resent automatically; retry it if the recipient did not get it.",
+    )
     stale = list(expired.filter(handed_at__isnull=True).values_list("pk", flat=True)[:1000])
     # The conditions again in the UPDATE: an attempt that stamped handed_at meanwhile is not requeued.
     expired.filter(pk__in=stale, handed_at__isnull=True).update(
-        status=S.QUEUED, next_attempt_at=now, lease_expires_at=None,
-        last_error="The worker stopped before sending; retrying.")
+        status=S.QUEUED,
+        next_attempt_at=now,
+        lease_expires_at=None,
+        last_error="The worker stopped before sending; retrying.",
+    )
     grace = timedelta(seconds=conf.get("NOTIFICATIONS_SWEEP_GRACE_SECONDS"))
     overdue = OutboxMessage.objects.filter(status=S.QUEUED, next_attempt_at__lte=now - grace)
     return sorted({*stale, *overdue.values_list("pk", flat=True)[:1000]})
@@ -196,8 +210,11 @@ def outbox_retry(*, outbox_ids: list[int]) -> list[int]:
     from .services import enqueue_on_commit
 
     with transaction.atomic():
-        rows = list(OutboxMessage.objects.select_for_update()
-                    .filter(pk__in=outbox_ids, status__in=[S.FAILED, S.UNCERTAIN, S.QUEUED]))
+        rows = list(
+            OutboxMessage.objects.select_for_update().filter(
+                pk__in=outbox_ids, status__in=[S.FAILED, S.UNCERTAIN, S.QUEUED]
+            )
+        )
         for row in rows:
             row.status, row.attempts, row.next_attempt_at = S.QUEUED, 0, timezone.now()
             row.lease_owner, row.lease_expires_at, row.handed_at = "", None, None

@@ -7,8 +7,9 @@ CHOOSABLE = [(value, label) for value, label in Event.choices if value != Event.
 
 
 class PreferenceForm(forms.Form):
-    events = forms.MultipleChoiceField(choices=CHOOSABLE, required=False, widget=forms.CheckboxSelectMultiple,
-                                       label="Email me when")
+    events = forms.MultipleChoiceField(
+        choices=CHOOSABLE, required=False, widget=forms.CheckboxSelectMultiple, label="Email me when"
+    )
     digest = forms.BooleanField(required=False, label="Send me a daily digest of the changes awaiting my vote")
     all_off = forms.BooleanField(required=False, label="Send me no email from ccb at all")
 

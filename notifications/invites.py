@@ -68,8 +68,16 @@ def record(*, calendar: dict, method: str, change_id: int | None, url: str) -> S
     invite.start, invite.end = start or invite.start, end or invite.end
     invite.summary = str(calendar.get("summary") or invite.summary or "")[:255]
     invite.save()
-    return Slot(uid=uid, sequence=invite.sequence, method=method, start=invite.start, end=invite.end,
-                summary=invite.summary, description=str(calendar.get("description") or ""), url=url)
+    return Slot(
+        uid=uid,
+        sequence=invite.sequence,
+        method=method,
+        start=invite.start,
+        end=invite.end,
+        summary=invite.summary,
+        description=str(calendar.get("description") or ""),
+        url=url,
+    )
 
 
 def build_ics(slot: Slot, *, attendee: str) -> str:
@@ -96,8 +104,13 @@ def build_ics(slot: Slot, *, attendee: str) -> str:
     organizer.params["cn"] = icalendar.vText(name or "ccb")
     event.add("organizer", organizer)
     guest = icalendar.vCalAddress(f"mailto:{attendee}")
-    guest.params.update({"role": icalendar.vText("REQ-PARTICIPANT"), "partstat": icalendar.vText("NEEDS-ACTION"),
-                         "rsvp": icalendar.vText("FALSE")})
+    guest.params.update(
+        {
+            "role": icalendar.vText("REQ-PARTICIPANT"),
+            "partstat": icalendar.vText("NEEDS-ACTION"),
+            "rsvp": icalendar.vText("FALSE"),
+        }
+    )
     event.add("attendee", guest)
     cal.add_component(event)
     return cal.to_ical().decode()

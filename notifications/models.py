@@ -19,12 +19,20 @@ _ONE_PERSON = Q(user__isnull=False, email="") | Q(user__isnull=True) & ~Q(email=
 def _unique_per_person_and_target() -> list[models.UniqueConstraint]:
     constraints = []
     for target in ("service", "board", "change"):
-        constraints.append(models.UniqueConstraint(
-            fields=["user", target], condition=Q(user__isnull=False, **{f"{target}__isnull": False}),
-            name=f"uniq_subscription_user_{target}"))
-        constraints.append(models.UniqueConstraint(
-            fields=["email", target], condition=Q(user__isnull=True, **{f"{target}__isnull": False}),
-            name=f"uniq_subscription_email_{target}"))
+        constraints.append(
+            models.UniqueConstraint(
+                fields=["user", target],
+                condition=Q(user__isnull=False, **{f"{target}__isnull": False}),
+                name=f"uniq_subscription_user_{target}",
+            )
+        )
+        constraints.append(
+            models.UniqueConstraint(
+                fields=["email", target],
+                condition=Q(user__isnull=True, **{f"{target}__isnull": False}),
+                name=f"uniq_subscription_email_{target}",
+            )
+        )
     return constraints
 
 
@@ -44,17 +52,26 @@ class Subscription(models.Model):
     turns the board's mail off for them.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="notification_subscriptions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notification_subscriptions",
+    )
     email = models.EmailField(blank=True, help_text="For stakeholders without an account.")
     service = models.ForeignKey("ccb.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     board = models.ForeignKey("ccb.Board", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="+")
-    events = models.JSONField(default=list, blank=True, validators=[validate_events],
-                              help_text="The events this person wants about it; empty means all of them.")
+    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_events],
+        help_text="The events this person wants about it; empty means all of them.",
+    )
     customer = models.BooleanField(
-        default=False, help_text="A customer of the service: gets the customer notices and nothing internal.")
+        default=False, help_text="A customer of the service: gets the customer notices and nothing internal."
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -62,15 +79,21 @@ class Subscription(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=_ONE_TARGET, name="subscription_one_target"),
-            models.CheckConstraint(condition=Q(customer=False) | Q(service__isnull=False),
-                                   name="subscription_customers_follow_services"),
+            models.CheckConstraint(
+                condition=Q(customer=False) | Q(service__isnull=False), name="subscription_customers_follow_services"
+            ),
             models.CheckConstraint(condition=_ONE_PERSON, name="subscription_one_person"),
             *_unique_per_person_and_target(),
         ]
 
     def __str__(self) -> str:
-        target = (f"service {self.service_id}" if self.service_id else f"board {self.board_id}" if self.board_id
-                  else f"change {self.change_id}")
+        target = (
+            f"service {self.service_id}"
+            if self.service_id
+            else f"board {self.board_id}"
+            if self.board_id
+            else f"change {self.change_id}"
+        )
         return f"{self.user or self.email} → {target}"
 
     def wants(self, event: str) -> bool:
@@ -82,8 +105,13 @@ class Subscription(models.Model):
 class Preference(models.Model):
     """One person's choices across all their mail: events turned off, everything off, the daily digest."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+    )
     email = models.EmailField(blank=True, help_text="For people without an account (stored lower-case).")
     muted_events = models.JSONField(default=list, blank=True, validators=[validate_events])
     all_off = models.BooleanField(default=False, help_text="Unsubscribed from every ccb email.")
@@ -121,22 +149,29 @@ class OutboxMessage(models.Model):
     """
 
     event = models.CharField(max_length=40, choices=Event.choices, db_index=True)
-    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     to = models.JSONField(help_text="Recipient addresses.")
     from_email = models.CharField(max_length=254)
     subject = models.CharField(max_length=255)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
-    attachments = models.JSONField(default=list, blank=True,
-                                   help_text='[{"filename", "mimetype", "content"}], text content.')
+    attachments = models.JSONField(
+        default=list, blank=True, help_text='[{"filename", "mimetype", "content"}], text content.'
+    )
     headers = models.JSONField(default=dict, blank=True)
-    message_id = models.CharField(max_length=255, unique=True,
-                                  help_text="The same on every attempt, so a receiver can drop a duplicate.")
-    dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True,
-                                  help_text="Set for messages that must exist once (a day's digest).")
+    message_id = models.CharField(
+        max_length=255, unique=True, help_text="The same on every attempt, so a receiver can drop a duplicate."
+    )
+    dedupe_key = models.CharField(
+        max_length=120,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Set for messages that must exist once (a day's digest).",
+    )
 
     status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -162,8 +197,7 @@ class CalendarInvite(models.Model):
     cancellation can name the slot it cancels."""
 
     uid = models.CharField(max_length=255, unique=True)
-    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    change = models.ForeignKey("ccb.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     sequence = models.PositiveIntegerField(default=0)
     method = models.CharField(max_length=10)
     start = models.DateTimeField()

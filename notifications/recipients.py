@@ -28,8 +28,15 @@ class Recipient:
         return Person(user_id=self.user_id, email="" if self.user_id is not None else self.email.lower())
 
 
-def resolve(*, event: str, change_id: int | None, board_id: int | None, service_ids: Iterable[int],
-            user_ids: Iterable[int], emails: Iterable[str]) -> list[Recipient]:
+def resolve(
+    *,
+    event: str,
+    change_id: int | None,
+    board_id: int | None,
+    service_ids: Iterable[int],
+    user_ids: Iterable[int],
+    emails: Iterable[str],
+) -> list[Recipient]:
     """Everyone who should get this event, once each (by address), in a stable order."""
     wanted_users = set(user_ids)
     wanted_emails = {_clean_address(e) for e in emails} - {""}
@@ -81,8 +88,10 @@ def _people(user_ids: set[int], emails: set[str]) -> list[Recipient]:
             by_id.setdefault(user.pk, user)
     result: dict[str, Recipient] = {}
     for user in sorted(by_id.values(), key=lambda u: u.pk):
-        result.setdefault(user.email.lower(), Recipient(email=user.email, user_id=user.pk,
-                                                        name=user.get_full_name() or user.get_username()))
+        result.setdefault(
+            user.email.lower(),
+            Recipient(email=user.email, user_id=user.pk, name=user.get_full_name() or user.get_username()),
+        )
     for address in sorted(emails):
         result.setdefault(address, Recipient(email=address))
     return list(result.values())

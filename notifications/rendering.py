@@ -16,8 +16,18 @@ from .recipients import Recipient
 
 TEMPLATE_DIR = "notifications/emails"
 # Context keys that may arrive as ISO 8601 text from callers passing plain data.
-_DATETIME_KEYS = frozenset({"start", "end", "previous_start", "previous_end", "requested_start", "requested_end",
-                            "planned_start", "planned_end"})
+_DATETIME_KEYS = frozenset(
+    {
+        "start",
+        "end",
+        "previous_start",
+        "previous_end",
+        "requested_start",
+        "requested_end",
+        "planned_start",
+        "planned_end",
+    }
+)
 # The slot a message is about, under the names the templates use.
 _ALIASES = {"start": "planned_start", "end": "planned_end"}
 
@@ -33,8 +43,9 @@ def change_url(change_id: int | None) -> str:
     return f"{conf.base_url()}/changes/{change_id}/" if change_id is not None else ""
 
 
-def render(*, event: str, recipient: Recipient, context: dict, change_id: int | None,
-           slot: Slot | None = None) -> Rendered:
+def render(
+    *, event: str, recipient: Recipient, context: dict, change_id: int | None, slot: Slot | None = None
+) -> Rendered:
     ctx = _context(event=event, recipient=recipient, context=context, change_id=change_id, slot=slot)
     # Mail is read by many people in many places: times are shown in UTC, said so, and the .ics
     # carries the instant for each reader's calendar. Never the zone of whoever caused the event.
@@ -45,10 +56,11 @@ def render(*, event: str, recipient: Recipient, context: dict, change_id: int | 
     return Rendered(subject=_one_line(subject), text=_tidy_text(text), html=html.strip() + "\n")
 
 
-def _context(*, event: str, recipient: Recipient, context: dict, change_id: int | None,
-             slot: Slot | None) -> dict:
-    ctx = {key: (as_datetime(value) or value) if key in _DATETIME_KEYS or key.endswith("_at") else value
-           for key, value in context.items()}
+def _context(*, event: str, recipient: Recipient, context: dict, change_id: int | None, slot: Slot | None) -> dict:
+    ctx = {
+        key: (as_datetime(value) or value) if key in _DATETIME_KEYS or key.endswith("_at") else value
+        for key, value in context.items()
+    }
     for name, alias in _ALIASES.items():
         if ctx.get(name) is None and ctx.get(alias) is not None:
             ctx[name] = ctx[alias]
@@ -57,18 +69,20 @@ def _context(*, event: str, recipient: Recipient, context: dict, change_id: int 
         ctx.setdefault("end", slot.end)
     external = event in EXTERNAL_EVENTS
     person = recipient.person
-    ctx.update({
-        "event": event,
-        "event_label": Event(event).label,
-        "change_id": change_id,
-        "change_url": "" if external else change_url(change_id),
-        "external": external,
-        "recipient": recipient,
-        "slot": slot,
-        "site_url": conf.base_url(),
-        "unsubscribe_url": tokens.unsubscribe_url(person, event),
-        "preferences_url": tokens.preferences_url(person),
-    })
+    ctx.update(
+        {
+            "event": event,
+            "event_label": Event(event).label,
+            "change_id": change_id,
+            "change_url": "" if external else change_url(change_id),
+            "external": external,
+            "recipient": recipient,
+            "slot": slot,
+            "site_url": conf.base_url(),
+            "unsubscribe_url": tokens.unsubscribe_url(person, event),
+            "preferences_url": tokens.preferences_url(person),
+        }
+    )
     return ctx
 
 

@@ -24,9 +24,17 @@ from .tokens import Person
 logger = logging.getLogger(__name__)
 
 
-def notify(*, event: str, change_id: int | None = None, board_id: int | None = None,
-           service_ids: Iterable[int] = (), user_ids: Iterable[int] = (), emails: Iterable[str] = (),
-           context: dict | None = None, calendar: dict | None = None) -> list[int]:
+def notify(
+    *,
+    event: str,
+    change_id: int | None = None,
+    board_id: int | None = None,
+    service_ids: Iterable[int] = (),
+    user_ids: Iterable[int] = (),
+    emails: Iterable[str] = (),
+    context: dict | None = None,
+    calendar: dict | None = None,
+) -> list[int]:
     """Queue the messages for one event; returns the outbox ids written.
 
     event: a stable name (submitted, on_agenda, vote_needed, decision, scheduled, rescheduled,
@@ -46,10 +54,20 @@ def notify(*, event: str, change_id: int | None = None, board_id: int | None = N
     with transaction.atomic():
         slot = None
         if calendar is not None:
-            slot = invites.record(calendar=calendar, method=CALENDAR_METHODS.get(event, "REQUEST"),
-                                  change_id=change_id, url=rendering.change_url(change_id))
-        people = recipients.resolve(event=event, change_id=change_id, board_id=board_id,
-                                    service_ids=list(service_ids), user_ids=list(user_ids), emails=list(emails))
+            slot = invites.record(
+                calendar=calendar,
+                method=CALENDAR_METHODS.get(event, "REQUEST"),
+                change_id=change_id,
+                url=rendering.change_url(change_id),
+            )
+        people = recipients.resolve(
+            event=event,
+            change_id=change_id,
+            board_id=board_id,
+            service_ids=list(service_ids),
+            user_ids=list(user_ids),
+            emails=list(emails),
+        )
         rows = [_message(event=event, recipient=r, context=context, change_id=change_id, slot=slot) for r in people]
         ids = [row.pk for row in OutboxMessage.objects.bulk_create(rows)]
         enqueue_on_commit(ids)
@@ -74,18 +92,38 @@ def enqueue(ids: list[int]) -> None:
             return
 
 
-def _message(*, event: str, recipient: Recipient, context: dict, change_id: int | None,
-             slot: invites.Slot | None = None, dedupe_key: str | None = None) -> OutboxMessage:
+def _message(
+    *,
+    event: str,
+    recipient: Recipient,
+    context: dict,
+    change_id: int | None,
+    slot: invites.Slot | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
     rendered = rendering.render(event=event, recipient=recipient, context=context, change_id=change_id, slot=slot)
     attachments = []
     if slot is not None:
-        attachments.append({"filename": "invite.ics", "mimetype": f"text/calendar; method={slot.method}",
-                            "content": invites.build_ics(slot, attendee=recipient.email)})
+        attachments.append(
+            {
+                "filename": "invite.ics",
+                "mimetype": f"text/calendar; method={slot.method}",
+                "content": invites.build_ics(slot, attendee=recipient.email),
+            }
+        )
     unsubscribe = tokens.unsubscribe_url(recipient.person, event)
     return OutboxMessage(
-        event=event, change_id=change_id, user_id=recipient.user_id, to=[recipient.email],
-        from_email=settings.DEFAULT_FROM_EMAIL, subject=rendered.subject, body_text=rendered.text,
-        body_html=rendered.html, attachments=attachments, message_id=_message_id(), dedupe_key=dedupe_key,
+        event=event,
+        change_id=change_id,
+        user_id=recipient.user_id,
+        to=[recipient.email],
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        attachments=attachments,
+        message_id=_message_id(),
+        dedupe_key=dedupe_key,
         headers={
             # RFC 8058: mail clients offer one-click unsubscribe and POST to the link themselves.
             "List-Unsubscribe": f"<{unsubscribe}>",
@@ -108,8 +146,16 @@ def _message_id() -> str:
 _TARGETS = ("service", "board", "change")
 
 
-def subscription_save(*, target: str, target_id: int, user_id: int | None = None, email: str = "",
-                      events: Iterable[str] = (), active: bool = True, customer: bool = False) -> Subscription:
+def subscription_save(
+    *,
+    target: str,
+    target_id: int,
+    user_id: int | None = None,
+    email: str = "",
+    events: Iterable[str] = (),
+    active: bool = True,
+    customer: bool = False,
+) -> Subscription:
     """Follow a service, board or change (or, with active=False, stop following a board one is a member of).
 
     customer=True (services only): a customer of the service, who gets its customer notices only.
@@ -125,8 +171,8 @@ def subscription_save(*, target: str, target_id: int, user_id: int | None = None
     person = {"user_id": user_id} if user_id is not None else {"user": None, "email": email.strip().lower()}
     with transaction.atomic():
         subscription, _ = Subscription.objects.select_for_update().update_or_create(
-            **person, **{f"{target}_id": target_id},
-            defaults={"events": events, "active": active, "customer": customer})
+            **person, **{f"{target}_id": target_id}, defaults={"events": events, "active": active, "customer": customer}
+        )
     return subscription
 
 
@@ -134,8 +180,13 @@ def subscription_delete(*, subscription_id: int) -> None:
     Subscription.objects.filter(pk=subscription_id).delete()
 
 
-def preference_save(*, person: Person, muted_events: Iterable[str] | None = None, all_off: bool | None = None,
-                    digest: bool | None = None) -> Preference:
+def preference_save(
+    *,
+    person: Person,
+    muted_events: Iterable[str] | None = None,
+    all_off: bool | None = None,
+    digest: bool | None = None,
+) -> Preference:
     """Change what reaches one person; arguments left as None keep their current value."""
     with transaction.atomic():
         preference = _preference_for_update(person)
@@ -192,8 +243,11 @@ def digest_send(*, day) -> list[int]:
     if source is None:
         logger.warning("notifications: no digest source registered; no digest sent")
         return []
-    opted_in = (Preference.objects.filter(digest=True, all_off=False, user__isnull=False, user__is_active=True)
-                .exclude(user__email="").select_related("user"))
+    opted_in = (
+        Preference.objects.filter(digest=True, all_off=False, user__isnull=False, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user")
+    )
     users = {p.user_id: p.user for p in opted_in if Event.DIGEST not in p.muted_events}
     if not users:
         return []

@@ -17,8 +17,14 @@ logger = logging.getLogger(__name__)
 QUEUE = "notifications"
 
 
-@shared_task(bind=True, name="notifications.send_message", acks_late=True, reject_on_worker_lost=True,
-             max_retries=None, ignore_result=True)
+@shared_task(
+    bind=True,
+    name="notifications.send_message",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+)
 def send_message(self, outbox_id: int) -> str:
     """Send one outbox row. Safe to deliver any number of times: the row decides, not the broker."""
     outcome = delivery.outbox_send(outbox_id=outbox_id)

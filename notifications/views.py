@@ -31,8 +31,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         person, event = tokens.read_unsubscribe(token)
     except signing.BadSignature:
         return _invalid(request)
-    context = {"person": person, "event": event, "event_label": _label(event),
-               "preferences_url": tokens.preferences_url(person)}
+    context = {
+        "person": person,
+        "event": event,
+        "event_label": _label(event),
+        "preferences_url": tokens.preferences_url(person),
+    }
     if request.method == "POST":
         everything = request.POST.get("scope") == "all"
         services.unsubscribe(token=token, everything=everything)
@@ -54,17 +58,29 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         form = PreferenceForm(request.POST, has_account=has_account)
         if form.is_valid():
-            services.preference_save(person=person, muted_events=form.muted_events,
-                                     all_off=form.cleaned_data["all_off"], digest=form.cleaned_data.get("digest"))
+            services.preference_save(
+                person=person,
+                muted_events=form.muted_events,
+                all_off=form.cleaned_data["all_off"],
+                digest=form.cleaned_data.get("digest"),
+            )
             messages.success(request, "Saved. ccb will send you only what you chose.")
             return redirect(request.path)
     else:
         chosen = [value for value, _ in form_choices() if value not in preference.muted_events]
-        form = PreferenceForm(initial={"events": chosen, "digest": preference.digest, "all_off": preference.all_off},
-                              has_account=has_account)
-    return render(request, "notifications/preferences.html", {
-        "form": form, "person": person, "subscriptions": selectors.subscription_list(person=person),
-    })
+        form = PreferenceForm(
+            initial={"events": chosen, "digest": preference.digest, "all_off": preference.all_off},
+            has_account=has_account,
+        )
+    return render(
+        request,
+        "notifications/preferences.html",
+        {
+            "form": form,
+            "person": person,
+            "subscriptions": selectors.subscription_list(person=person),
+        },
+    )
 
 
 @login_required

@@ -17,8 +17,10 @@ from deployments import services as runbook_services
 
 from .factories import UserFactory
 
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 RUNBOOK_YAML = """\
 stages:
   - name: Canary
@@ -29,8 +31,15 @@ stages:
     steps:
       - {name: Shift 100%, type: lambda_canary, timeout_seconds: 300, params: {weight: 100}}
 """
-ANSWERS = {"customer_facing": "no", "downtime": "none", "data_change": "no", "blast_radius": "one_service",
-           "rollback_tested": "yes", "precedent": "routine", "security_sensitive": "no"}
+ANSWERS = {
+    "customer_facing": "no",
+    "downtime": "none",
+    "data_change": "no",
+    "blast_radius": "one_service",
+    "rollback_tested": "yes",
+    "precedent": "routine",
+    "security_sensitive": "no",
+}
 
 
 def pytest_configure(config):
@@ -86,17 +95,33 @@ def admin_user(db):
 
 @pytest.fixture
 def people(db):
-    return {name: UserFactory(username=name) for name in
-            ("alice", "bob", "carol", "dave", "erin", "frank", "mia", "quinn", "grace", "oscar")}
+    return {
+        name: UserFactory(username=name)
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank", "mia", "quinn", "grace", "oscar")
+    }
 
 
 @pytest.fixture
 def board(db, admin_user, people):
-    board = services.board_save(actor=admin_user, data={"name": "Production CCB", "slug": "production-ccb",
-                                                        "min_approvals": 2, "chair_required_from_risk": "high"})
-    for name, role in [("bob", BoardRole.MEMBER), ("carol", BoardRole.MEMBER), ("dave", BoardRole.MEMBER),
-                       ("erin", BoardRole.CHAIR), ("frank", BoardRole.IMPLEMENTER), ("mia", BoardRole.IMPLEMENTER),
-                       ("quinn", BoardRole.VERIFIER), ("grace", BoardRole.AUDITOR)]:
+    board = services.board_save(
+        actor=admin_user,
+        data={
+            "name": "Production CCB",
+            "slug": "production-ccb",
+            "min_approvals": 2,
+            "chair_required_from_risk": "high",
+        },
+    )
+    for name, role in [
+        ("bob", BoardRole.MEMBER),
+        ("carol", BoardRole.MEMBER),
+        ("dave", BoardRole.MEMBER),
+        ("erin", BoardRole.CHAIR),
+        ("frank", BoardRole.IMPLEMENTER),
+        ("mia", BoardRole.IMPLEMENTER),
+        ("quinn", BoardRole.VERIFIER),
+        ("grace", BoardRole.AUDITOR),
+    ]:
         services.board_role_grant(actor=admin_user, board=board, user=people[name], role=role)
     services.site_auditor_grant(actor=admin_user, user=people["grace"])
     return board
@@ -104,29 +129,46 @@ def board(db, admin_user, people):
 
 @pytest.fixture
 def service_map(board, admin_user):
-    db_svc = services.service_save(actor=admin_user, data={"name": "Customer DB", "slug": "customer-db",
-                                                          "board": board, "criticality": "tier2"})
-    api = services.service_save(actor=admin_user, data={"name": "API", "slug": "api", "board": board,
-                                                       "criticality": "tier2"}, depends_on=[db_svc])
+    db_svc = services.service_save(
+        actor=admin_user, data={"name": "Customer DB", "slug": "customer-db", "board": board, "criticality": "tier2"}
+    )
+    api = services.service_save(
+        actor=admin_user,
+        data={"name": "API", "slug": "api", "board": board, "criticality": "tier2"},
+        depends_on=[db_svc],
+    )
     return {"customer-db": db_svc, "api": api}
 
 
 @pytest.fixture
 def runbook(board, people):
-    version = runbook_services.runbook_create(actor=people["frank"], board=board, name="Canary",
-                                              description="", source_yaml=RUNBOOK_YAML)
+    version = runbook_services.runbook_create(
+        actor=people["frank"], board=board, name="Canary", description="", source_yaml=RUNBOOK_YAML
+    )
     return runbook_services.runbook_version_approve(actor=people["erin"], version_id=version.pk)
 
 
 @pytest.fixture
 def packet(service_map, runbook, people):
     return {
-        "title": "Enable fraud model v3", "summary": "Canary the new model.", "justification": "Fewer false positives.",
-        "services": [service_map["api"]], "environment": "production", "users_affected": 1000,
-        "expected_downtime_minutes": 0, "impact_dependencies": "none", "risk_answers": dict(ANSWERS),
-        "roi_cost": Decimal("100.00"), "roi_benefit": Decimal("1000.00"), "roi_payback_months": 1,
-        "rollback_steps": "Shift the alias back.", "rollback_minutes": 5, "rollback_tested_on": date(2026, 11, 1),
-        "open_issues_resolved": True, "test_environments_validated": True, "implementer": people["frank"],
+        "title": "Enable fraud model v3",
+        "summary": "Canary the new model.",
+        "justification": "Fewer false positives.",
+        "services": [service_map["api"]],
+        "environment": "production",
+        "users_affected": 1000,
+        "expected_downtime_minutes": 0,
+        "impact_dependencies": "none",
+        "risk_answers": dict(ANSWERS),
+        "roi_cost": Decimal("100.00"),
+        "roi_benefit": Decimal("1000.00"),
+        "roi_payback_months": 1,
+        "rollback_steps": "Shift the alias back.",
+        "rollback_minutes": 5,
+        "rollback_tested_on": date(2026, 11, 1),
+        "open_issues_resolved": True,
+        "test_environments_validated": True,
+        "implementer": people["frank"],
         "runbook_version": runbook,
     }
 
@@ -140,11 +182,16 @@ def make_change(board, packet, people):
     """A draft that meets every entry criterion, filed by alice unless told otherwise."""
 
     def make(requester="alice", report=True, **overrides):
-        change = services.change_request_create(actor=people[requester], board=board,
-                                                data={**packet, **overrides})
+        change = services.change_request_create(actor=people[requester], board=board, data={**packet, **overrides})
         if report:
-            services.attachment_add(change_id=change.pk, actor=people[requester], upload=pdf_upload(),
-                                    kind="validation_report", signed_by="Quinn QA", signed_on=date(2026, 11, 20))
+            services.attachment_add(
+                change_id=change.pk,
+                actor=people[requester],
+                upload=pdf_upload(),
+                kind="validation_report",
+                signed_by="Quinn QA",
+                signed_on=date(2026, 11, 20),
+            )
         return change
 
     return make

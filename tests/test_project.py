@@ -20,14 +20,24 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_format_is_applied():
+    result = run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_model_change_has_its_migration():
     result = run(sys.executable, "manage.py", "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {**os.environ, "CCB_PRODUCTION": "1", "SECRET_KEY": secrets.token_urlsafe(60),
-           "ALLOWED_HOSTS": "ccb.example.com", "DEBUG": "0"}
+    env = {
+        **os.environ,
+        "CCB_PRODUCTION": "1",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "ccb.example.com",
+        "DEBUG": "0",
+    }
     result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

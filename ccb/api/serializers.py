@@ -54,8 +54,18 @@ class BoardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Board
-        fields = ["id", "name", "slug", "description", "min_approvals", "chair_required_from_risk",
-                  "consensus_required", "emergency_review_days", "allow_requester_as_implementer", "roles"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "min_approvals",
+            "chair_required_from_risk",
+            "consensus_required",
+            "emergency_review_days",
+            "allow_requester_as_implementer",
+            "roles",
+        ]
 
     def get_roles(self, board) -> dict[str, list[str]]:
         roles: dict[str, list[str]] = {}
@@ -67,32 +77,53 @@ class BoardSerializer(serializers.ModelSerializer):
 class BoardWriteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Board
-        fields = ["name", "slug", "description", "min_approvals", "chair_required_from_risk", "consensus_required",
-                  "emergency_review_days", "allow_requester_as_implementer"]
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "min_approvals",
+            "chair_required_from_risk",
+            "consensus_required",
+            "emergency_review_days",
+            "allow_requester_as_implementer",
+        ]
 
 
 class ServiceSerializer(serializers.ModelSerializer):
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all())
     owner = UsernameField(required=False, allow_null=True)
-    depends_on = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(),
-                                              required=False)
+    depends_on = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.all(), required=False
+    )
 
     class Meta:
         model = Service
-        fields = ["id", "name", "slug", "description", "owner", "board", "criticality", "environments",
-                  "depends_on"]
+        fields = ["id", "name", "slug", "description", "owner", "board", "criticality", "environments", "depends_on"]
 
 
 class TemplateSerializer(serializers.ModelSerializer):
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(),
-                                            required=False)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.all(), required=False
+    )
     runbook_version = serializers.PrimaryKeyRelatedField(queryset=RunbookVersion.objects.all())
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
 
     class Meta:
         model = StandardChangeTemplate
-        fields = ["id", "board", "name", "description", "services", "environment", "runbook_version", "max_risk",
-                  "packet_defaults", "active", "approved_by", "approved_at"]
+        fields = [
+            "id",
+            "board",
+            "name",
+            "description",
+            "services",
+            "environment",
+            "runbook_version",
+            "max_risk",
+            "packet_defaults",
+            "active",
+            "approved_by",
+            "approved_at",
+        ]
         read_only_fields = ["approved_at"]
 
 
@@ -106,17 +137,25 @@ class ChangeWriteSerializer(serializers.ModelSerializer):
     template = serializers.PrimaryKeyRelatedField(
         queryset=StandardChangeTemplate.objects.filter(active=True), required=False
     )
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(),
-                                            required=False)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.all(), required=False
+    )
     implementer = UsernameField(required=False, allow_null=True)
-    runbook_version = serializers.PrimaryKeyRelatedField(queryset=RunbookVersion.objects.all(), required=False,
-                                                         allow_null=True)
+    runbook_version = serializers.PrimaryKeyRelatedField(
+        queryset=RunbookVersion.objects.all(), required=False, allow_null=True
+    )
     open_issue_links = serializers.ListField(child=serializers.URLField(), required=False, max_length=50)
 
     class Meta:
         model = ChangeRequest
-        fields = ["board", "template", "services", "implementer", "runbook_version",
-                  *[f for f in PACKET_FIELDS if f != "risk_level"]]
+        fields = [
+            "board",
+            "template",
+            "services",
+            "implementer",
+            "runbook_version",
+            *[f for f in PACKET_FIELDS if f != "risk_level"],
+        ]
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
@@ -144,13 +183,30 @@ class ChangeListSerializer(serializers.ModelSerializer):
     implementer = serializers.CharField(source="implementer.username", read_only=True, default=None)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     schedule_flagged = serializers.SerializerMethodField(
-        help_text="The booked slot no longer passes the scheduling rules (see schedule_problems).")
+        help_text="The booked slot no longer passes the scheduling rules (see schedule_problems)."
+    )
 
     class Meta:
         model = ChangeRequest
-        fields = ["id", "reference", "title", "change_type", "status", "risk_level", "board", "requester",
-                  "implementer", "services", "environment", "planned_start", "planned_end", "schedule_flagged",
-                  "submitted_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "change_type",
+            "status",
+            "risk_level",
+            "board",
+            "requester",
+            "implementer",
+            "services",
+            "environment",
+            "planned_start",
+            "planned_end",
+            "schedule_flagged",
+            "submitted_at",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_schedule_flagged(self, obj) -> bool:
         return bool(obj.schedule_problems)
@@ -188,8 +244,18 @@ class DecisionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Decision
-        fields = ["id", "revision", "outcome", "basis", "decided_by", "rationale", "revision_hash",
-                  "runbook_hash", "decided_at", "conditions"]
+        fields = [
+            "id",
+            "revision",
+            "outcome",
+            "basis",
+            "decided_by",
+            "rationale",
+            "revision_hash",
+            "runbook_hash",
+            "decided_at",
+            "conditions",
+        ]
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
@@ -198,8 +264,19 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = ["id", "kind", "original_name", "content_type", "size", "sha256", "signed_by", "signed_on",
-                  "uploaded_by", "uploaded_at", "download_url"]
+        fields = [
+            "id",
+            "kind",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "signed_by",
+            "signed_on",
+            "uploaded_by",
+            "uploaded_at",
+            "download_url",
+        ]
 
     def get_download_url(self, obj) -> str:
         return f"/api/v1/changes/{obj.change_id}/attachments/{obj.pk}/download/"
@@ -211,26 +288,48 @@ class ChangeDetailSerializer(ChangeListSerializer):
     attachments = AttachmentSerializer(many=True, read_only=True)
     is_review_overdue = serializers.BooleanField(read_only=True)
     timeline_minutes = serializers.SerializerMethodField(
-        help_text="Length of the deployment: the runbook version's estimate, else the packet's.")
-    schedule_overridden_by = serializers.CharField(source="schedule_overridden_by.username", read_only=True,
-                                                   default=None)
+        help_text="Length of the deployment: the runbook version's estimate, else the packet's."
+    )
+    schedule_overridden_by = serializers.CharField(
+        source="schedule_overridden_by.username", read_only=True, default=None
+    )
 
     class Meta(ChangeListSerializer.Meta):
-        fields = [*ChangeListSerializer.Meta.fields, *[f for f in PACKET_FIELDS if f not in
-                  ChangeListSerializer.Meta.fields], "template", "runbook_version", "revision", "attachments",
-                  "decided_at", "timeline_minutes", "schedule_problems", "schedule_checked_at",
-                  "schedule_override_reason", "schedule_overridden_by", "schedule_sequence",
-                  "implementation_started_at", "implementation_finished_at", "implementation_notes",
-                  "review_due_at", "retrospective_at", "retrospective_notes", "is_review_overdue", "exit_criteria",
-                  "closed_at"]
+        fields = [
+            *ChangeListSerializer.Meta.fields,
+            *[f for f in PACKET_FIELDS if f not in ChangeListSerializer.Meta.fields],
+            "template",
+            "runbook_version",
+            "revision",
+            "attachments",
+            "decided_at",
+            "timeline_minutes",
+            "schedule_problems",
+            "schedule_checked_at",
+            "schedule_override_reason",
+            "schedule_overridden_by",
+            "schedule_sequence",
+            "implementation_started_at",
+            "implementation_finished_at",
+            "implementation_notes",
+            "review_due_at",
+            "retrospective_at",
+            "retrospective_notes",
+            "is_review_overdue",
+            "exit_criteria",
+            "closed_at",
+        ]
 
     def get_timeline_minutes(self, obj) -> int | None:
         return scheduling.timeline_minutes(obj)
 
     def get_revision(self, obj) -> dict | None:
         rev = obj.current_revision
-        return None if rev is None else {"number": rev.number, "content_hash": rev.content_hash,
-                                         "runbook_hash": rev.runbook_hash}
+        return (
+            None
+            if rev is None
+            else {"number": rev.number, "content_hash": rev.content_hash, "runbook_hash": rev.runbook_hash}
+        )
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -240,8 +339,13 @@ class VoteInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=VoteDecision.choices)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     conditions = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, default=list)
-    revision_hash = serializers.CharField(required=False, allow_blank=True, max_length=64, default="",
-                                          help_text="The revision you reviewed; refused if the change moved on.")
+    revision_hash = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="The revision you reviewed; refused if the change moved on.",
+    )
 
 
 class ConditionInputSerializer(serializers.Serializer):
@@ -272,16 +376,26 @@ class StrictInputSerializer(serializers.Serializer):
 
 class ScheduleInputSerializer(StrictInputSerializer):
     planned_start = serializers.DateTimeField(
-        help_text="With an offset, or read in the viewer's zone (?tz=). The end follows from the timeline.")
+        help_text="With an offset, or read in the viewer's zone (?tz=). The end follows from the timeline."
+    )
     override_reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=5000, default="",
-        help_text="The chair's emergency override: book outside a window or over a conflict, for this reason.")
+        required=False,
+        allow_blank=True,
+        max_length=5000,
+        default="",
+        help_text="The chair's emergency override: book outside a window or over a conflict, for this reason.",
+    )
 
     def validate(self, attrs):
         if "planned_end" in getattr(self, "initial_data", {}):
-            raise serializers.ValidationError({"planned_end": [
-                "The end follows from the deployment's timeline (runbook or packet estimate): send planned_start "
-                "only."]})
+            raise serializers.ValidationError(
+                {
+                    "planned_end": [
+                        "The end follows from the deployment's timeline (runbook or packet estimate): "
+                        "send planned_start only."
+                    ]
+                }
+            )
         return super().validate(attrs)
 
 
@@ -371,9 +485,24 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MaintenanceWindow
-        fields = ["id", "name", "description", "service", "board", "environment", "time_zone", "dtstart",
-                  "duration_minutes", "rrule", "exdates", "active", "next_occurrences", "created_by", "created_at",
-                  "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "service",
+            "board",
+            "environment",
+            "time_zone",
+            "dtstart",
+            "duration_minutes",
+            "rrule",
+            "exdates",
+            "active",
+            "next_occurrences",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
     @extend_schema_field(OccurrenceSerializer(many=True))
     def get_next_occurrences(self, window) -> list[dict]:
@@ -392,10 +521,18 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. Europe/London.")
     dtstart = LocalDateTimeField(help_text="Local start of the first occurrence, e.g. 2026-03-01T01:00.")
     duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
-    rrule = serializers.CharField(required=False, allow_blank=True, max_length=500,
-                                  help_text="RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=SU. Blank: one-off.")
-    exdates = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=1000,
-                                    help_text="Local date-times (2026-12-27T01:00) or dates removed (EXDATE).")
+    rrule = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=SU. Blank: one-off.",
+    )
+    exdates = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        max_length=1000,
+        help_text="Local date-times (2026-12-27T01:00) or dates removed (EXDATE).",
+    )
     active = serializers.BooleanField(required=False)
 
 
@@ -405,19 +542,38 @@ class FreezeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FreezeWindow
-        fields = ["id", "name", "reason", "board", "services", "environment", "start", "end", "active",
-                  "created_by", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "reason",
+            "board",
+            "services",
+            "environment",
+            "start",
+            "end",
+            "active",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class FreezeWriteSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=120)
     reason = serializers.CharField(max_length=5000)
-    board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all(), allow_null=True,
-                                               help_text="null: every board (administrators only).")
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(),
-                                            required=False, help_text="None: every service of the board.")
-    environment = serializers.ChoiceField(choices=[("", "Every environment"), *Environment.choices],
-                                          required=False, allow_blank=True)
+    board = serializers.PrimaryKeyRelatedField(
+        queryset=Board.objects.all(), allow_null=True, help_text="null: every board (administrators only)."
+    )
+    services = serializers.SlugRelatedField(
+        slug_field="slug",
+        many=True,
+        queryset=Service.objects.all(),
+        required=False,
+        help_text="None: every service of the board.",
+    )
+    environment = serializers.ChoiceField(
+        choices=[("", "Every environment"), *Environment.choices], required=False, allow_blank=True
+    )
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     active = serializers.BooleanField(required=False)

@@ -27,8 +27,11 @@ def _valid(serializer_class, request, **kwargs):
 
 
 TZ_PARAMETER = OpenApiParameter(
-    "tz", str, description="Show times (and read times given without an offset) in this IANA zone, "
-                           "e.g. Europe/Berlin. Default: the zone the browser reported, else UTC.")
+    "tz",
+    str,
+    description="Show times (and read times given without an offset) in this IANA zone, "
+    "e.g. Europe/Berlin. Default: the zone the browser reported, else UTC.",
+)
 
 
 class ViewerTimeZoneMixin:
@@ -117,9 +120,23 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(s.TemplateSerializer(template).data)
 
 
-LIST_COLUMNS = ("id", "title", "change_type", "status", "risk_level", "environment", "planned_start", "planned_end",
-                "schedule_problems", "submitted_at", "created_at", "updated_at", "board__slug", "requester__username",
-                "implementer__username")
+LIST_COLUMNS = (
+    "id",
+    "title",
+    "change_type",
+    "status",
+    "risk_level",
+    "environment",
+    "planned_start",
+    "planned_end",
+    "schedule_problems",
+    "submitted_at",
+    "created_at",
+    "updated_at",
+    "board__slug",
+    "requester__username",
+    "implementer__username",
+)
 
 
 @extend_schema_view(list=extend_schema(parameters=[TZ_PARAMETER]), retrieve=extend_schema(parameters=[TZ_PARAMETER]))
@@ -193,8 +210,9 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def withdraw(self, request, pk=None):
         change = self.get_object()
         data = _valid(s.ReasonInputSerializer, request)
-        return self._detail(services.change_request_withdraw(change_id=change.pk, actor=request.user,
-                                                             reason=data["reason"]))
+        return self._detail(
+            services.change_request_withdraw(change_id=change.pk, actor=request.user, reason=data["reason"])
+        )
 
     @extend_schema(request=None, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -236,7 +254,8 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def decisions(self, request, pk=None):
         change = self.get_object()
         decisions = change.decisions.select_related("decided_by", "revision").prefetch_related(
-            "conditions__satisfied_by")
+            "conditions__satisfied_by"
+        )
         return Response(s.DecisionSerializer(decisions, many=True).data)
 
     @extend_schema(request=s.EvidenceInputSerializer, responses=s.ConditionSerializer)
@@ -248,11 +267,18 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         condition = services.condition_satisfy(condition_id=condition.pk, actor=request.user, **data)
         return Response(s.ConditionSerializer(condition).data)
 
-    @extend_schema(request=s.ScheduleInputSerializer, parameters=[TZ_PARAMETER], responses={
-        200: s.ChangeDetailSerializer,
-        409: OpenApiResponse(description="Illegal transition, or the rules refused the slot: `problems` names each "
-                                         "window, freeze and conflicting change, `next_slots` offers starts "
-                                         "that pass.")})
+    @extend_schema(
+        request=s.ScheduleInputSerializer,
+        parameters=[TZ_PARAMETER],
+        responses={
+            200: s.ChangeDetailSerializer,
+            409: OpenApiResponse(
+                description="Illegal transition, or the rules refused the slot: `problems` names each "
+                "window, freeze and conflicting change, `next_slots` offers starts "
+                "that pass."
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def schedule(self, request, pk=None):
         change = self.get_object()
@@ -261,9 +287,14 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
             change = services.change_request_schedule(change_id=change.pk, actor=request.user, **data)
         except scheduling.ScheduleRefused as exc:
             offered = scheduling.free_slots(selectors.change_request_get(user=request.user, pk=change.pk), count=3)
-            return Response({"detail": exc.message, "problems": [p.as_dict() for p in exc.problems],
-                             "next_slots": s.SlotSerializer(offered, many=True).data},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {
+                    "detail": exc.message,
+                    "problems": [p.as_dict() for p in exc.problems],
+                    "next_slots": s.SlotSerializer(offered, many=True).data,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         return self._detail(change)
 
     @extend_schema(parameters=[s.SlotsQuerySerializer, TZ_PARAMETER], responses={200: dict})
@@ -274,8 +305,13 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         query = s.SlotsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         found = scheduling.free_slots(change, count=query.validated_data["count"], after=query.validated_data["after"])
-        return Response({"change": change.pk, "timeline_minutes": scheduling.timeline_minutes(change),
-                         "slots": s.SlotSerializer(found, many=True).data})
+        return Response(
+            {
+                "change": change.pk,
+                "timeline_minutes": scheduling.timeline_minutes(change),
+                "slots": s.SlotSerializer(found, many=True).data,
+            }
+        )
 
     @extend_schema(request=None, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -288,8 +324,9 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def finish(self, request, pk=None):
         change = self.get_object()
         data = _valid(s.FinishInputSerializer, request)
-        return self._detail(services.change_request_finish_implementation(change_id=change.pk, actor=request.user,
-                                                                          **data))
+        return self._detail(
+            services.change_request_finish_implementation(change_id=change.pk, actor=request.user, **data)
+        )
 
     @extend_schema(request=s.CloseInputSerializer, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -297,16 +334,18 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         change = self.get_object()
         data = dict(_valid(s.CloseInputSerializer, request))
         review = data.pop("review")
-        return self._detail(services.change_request_close(change_id=change.pk, actor=request.user,
-                                                          exit_criteria=data, review=review))
+        return self._detail(
+            services.change_request_close(change_id=change.pk, actor=request.user, exit_criteria=data, review=review)
+        )
 
     @extend_schema(request=s.NotesInputSerializer, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
     def retrospective(self, request, pk=None):
         change = self.get_object()
         data = _valid(s.NotesInputSerializer, request)
-        return self._detail(services.change_request_record_retrospective(change_id=change.pk, actor=request.user,
-                                                                         notes=data["notes"]))
+        return self._detail(
+            services.change_request_record_retrospective(change_id=change.pk, actor=request.user, notes=data["notes"])
+        )
 
     @extend_schema(request=None, responses=s.RevisionSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -315,17 +354,25 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         return Response(s.RevisionSerializer(change.revisions.select_related("created_by"), many=True).data)
 
     @extend_schema(methods=["get"], responses=s.AttachmentSerializer(many=True))
-    @extend_schema(methods=["post"], request={"multipart/form-data": s.AttachmentInputSerializer},
-                   responses={201: s.AttachmentSerializer})
+    @extend_schema(
+        methods=["post"],
+        request={"multipart/form-data": s.AttachmentInputSerializer},
+        responses={201: s.AttachmentSerializer},
+    )
     @action(detail=True, methods=["get", "post"])
     def attachments(self, request, pk=None):
         change = self.get_object()
         if request.method == "GET":
             return Response(s.AttachmentSerializer(change.attachments.select_related("uploaded_by"), many=True).data)
         data = _valid(s.AttachmentInputSerializer, request)
-        attachment = services.attachment_add(change_id=change.pk, actor=request.user, upload=data["file"],
-                                             kind=data["kind"], signed_by=data["signed_by"],
-                                             signed_on=data["signed_on"])
+        attachment = services.attachment_add(
+            change_id=change.pk,
+            actor=request.user,
+            upload=data["file"],
+            kind=data["kind"],
+            signed_by=data["signed_by"],
+            signed_on=data["signed_on"],
+        )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
@@ -335,14 +382,21 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         attachment = change.attachments.filter(pk=attachment_id).first()
         if attachment is None:
             return Response({"detail": "No attachment with that id on this change."}, status=404)
-        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
-                                content_type=attachment.content_type)
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
 
-@extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH,
-                                                                       description="The event's seq.")]))
+@extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's seq.")]
+    )
+)
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.AuditEventSerializer
     filterset_class = AuditEventFilter
@@ -364,8 +418,9 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
 
 @extend_schema_view(list=extend_schema(parameters=[TZ_PARAMETER]), retrieve=extend_schema(parameters=[TZ_PARAMETER]))
-class MaintenanceWindowViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                               viewsets.GenericViewSet):
+class MaintenanceWindowViewSet(
+    ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Maintenance windows per service and environment. Everyone reads them; the board's chair and
     administrators write them. DELETE deactivates: the window stays on record and admits nothing."""
 
@@ -384,8 +439,9 @@ class MaintenanceWindowViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixin
 
     @extend_schema(request=s.MaintenanceWindowWriteSerializer, responses={201: s.MaintenanceWindowSerializer})
     def create(self, request):
-        window = services.maintenance_window_save(actor=request.user,
-                                                  data=dict(_valid(s.MaintenanceWindowWriteSerializer, request)))
+        window = services.maintenance_window_save(
+            actor=request.user, data=dict(_valid(s.MaintenanceWindowWriteSerializer, request))
+        )
         return Response(s.MaintenanceWindowSerializer(window).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.MaintenanceWindowWriteSerializer, responses=s.MaintenanceWindowSerializer)
@@ -424,8 +480,10 @@ class FreezeViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveM
         data = dict(_valid(s.FreezeWriteSerializer, request))
         svcs = data.pop("services", [])
         freeze = services.freeze_save(actor=request.user, data=data, services=svcs)
-        return Response(s.FreezeSerializer(selectors.freeze_get(user=request.user, pk=freeze.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.FreezeSerializer(selectors.freeze_get(user=request.user, pk=freeze.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=s.FreezeWriteSerializer, responses=s.FreezeSerializer)
     def partial_update(self, request, pk=None):
@@ -479,11 +537,13 @@ class CalendarFeedView(APIView):
         user = selectors.calendar_feed_owner(key=token)
         now = timezone.now()
         body = ical.render(
-            title=f"ccb: {user.get_username()}", stamp=now,
+            title=f"ccb: {user.get_username()}",
+            stamp=now,
             windows=selectors.calendar_windows(user=user).select_related("service"),
             freezes=selectors.calendar_freezes(user=user, since=now - ical.PAST),
             changes=selectors.calendar_changes(user=user, since=now - ical.PAST).select_related("runbook_version"),
-            change_link=lambda c: request.build_absolute_uri(f"/api/v1/changes/{c.pk}/"))
+            change_link=lambda c: request.build_absolute_uri(f"/api/v1/changes/{c.pk}/"),
+        )
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="ccb.ics"'
         response["Cache-Control"] = "private, max-age=300"
@@ -500,9 +560,12 @@ class StatusView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         boards = selectors.boards_with_role(user=request.user).prefetch_related("memberships")
-        roles = {
-            b.slug: sorted(m.role for m in b.memberships.all() if m.user_id == request.user.pk) for b in boards
-        }
-        return Response({"username": request.user.get_username(), "roles": roles,
-                         "can_read_audit": selectors.can_read_audit(user=request.user),
-                         "states": Status.values})
+        roles = {b.slug: sorted(m.role for m in b.memberships.all() if m.user_id == request.user.pk) for b in boards}
+        return Response(
+            {
+                "username": request.user.get_username(),
+                "roles": roles,
+                "can_read_audit": selectors.can_read_audit(user=request.user),
+                "states": Status.values,
+            }
+        )

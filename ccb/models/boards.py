@@ -12,16 +12,21 @@ class Board(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     description = models.TextField(blank=True)
     min_approvals = models.PositiveSmallIntegerField(
-        default=2, validators=[MinValueValidator(1)],
+        default=2,
+        validators=[MinValueValidator(1)],
         help_text="Approvals needed from eligible members (the chair counts once, as a member).",
     )
     chair_required_from_risk = models.CharField(
-        max_length=10, choices=RiskLevel.choices, blank=True, default=RiskLevel.HIGH,
+        max_length=10,
+        choices=RiskLevel.choices,
+        blank=True,
+        default=RiskLevel.HIGH,
         help_text="At or above this risk level the chair must approve too. Blank: never required.",
     )
     consensus_required = models.BooleanField(default=False, help_text="Any reject rejects the change.")
     emergency_review_days = models.PositiveSmallIntegerField(
-        default=5, help_text="Days within which an emergency change must get its full retrospective review.",
+        default=5,
+        help_text="Days within which an emergency change must get its full retrospective review.",
     )
     allow_requester_as_implementer = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -23,14 +23,34 @@ from .boards import Board, Service, StandardChangeTemplate
 
 # The packet: every field a revision snapshots and the board approves (DESIGN 6.1).
 PACKET_FIELDS = (
-    "change_type", "title", "summary", "justification", "environment",
-    "users_affected", "expected_downtime_minutes", "impact_dependencies",
-    "risk_answers", "risk_level",
-    "roi_cost", "roi_benefit", "roi_payback_months",
-    "rollback_steps", "rollback_minutes", "rollback_tested_on",
-    "notification_subject", "notification_body", "notification_audience", "notification_timing",
-    "requested_start", "requested_end", "estimated_duration_minutes", "release_plan",
-    "open_issues_resolved", "open_issue_links", "test_environments_validated", "test_environments",
+    "change_type",
+    "title",
+    "summary",
+    "justification",
+    "environment",
+    "users_affected",
+    "expected_downtime_minutes",
+    "impact_dependencies",
+    "risk_answers",
+    "risk_level",
+    "roi_cost",
+    "roi_benefit",
+    "roi_payback_months",
+    "rollback_steps",
+    "rollback_minutes",
+    "rollback_tested_on",
+    "notification_subject",
+    "notification_body",
+    "notification_audience",
+    "notification_timing",
+    "requested_start",
+    "requested_end",
+    "estimated_duration_minutes",
+    "release_plan",
+    "open_issues_resolved",
+    "open_issue_links",
+    "test_environments_validated",
+    "test_environments",
 )
 
 
@@ -101,15 +121,20 @@ class ChangeRequest(models.Model):
     planned_start = models.DateTimeField(null=True, blank=True, db_index=True)
     planned_end = models.DateTimeField(null=True, blank=True)
     schedule_sequence = models.PositiveIntegerField(
-        default=0, help_text="Bumped on every reschedule: the SEQUENCE of the change's calendar event.")
+        default=0, help_text="Bumped on every reschedule: the SEQUENCE of the change's calendar event."
+    )
     schedule_problems = models.JSONField(
-        default=list, blank=True,
-        help_text="Rules the schedule breaks since a window, freeze or other schedule changed; empty when it fits.")
+        default=list,
+        blank=True,
+        help_text="Rules the schedule breaks since a window, freeze or other schedule changed; empty when it fits.",
+    )
     schedule_checked_at = models.DateTimeField(null=True, blank=True)
     schedule_override_reason = models.TextField(
-        blank=True, help_text="Why the chair scheduled outside a window or over a conflict (emergency override).")
+        blank=True, help_text="Why the chair scheduled outside a window or over a conflict (emergency override)."
+    )
     schedule_overridden_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     implementation_started_at = models.DateTimeField(null=True, blank=True)
     implementation_finished_at = models.DateTimeField(null=True, blank=True)
     implementation_notes = models.TextField(blank=True)
@@ -216,7 +241,11 @@ class Decision(models.Model):
     outcome = models.CharField(max_length=32, choices=DecisionOutcome.choices)
     basis = models.CharField(max_length=16, choices=DecisionBasis.choices)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The chair for a chair's decision; the member whose vote met the rule for a quorum decision.",
     )
     rationale = models.TextField(blank=True)

@@ -31,12 +31,14 @@ class MaintenanceWindow(models.Model):
     start_date = models.DateField(help_text="Local date of the first occurrence.")
     start_time = models.TimeField(help_text="Local wall-clock time every occurrence starts.")
     duration_minutes = models.PositiveIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_MINUTES)])
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_MINUTES)]
+    )
     rrule = models.CharField(max_length=500, blank=True, help_text="RFC 5545 RRULE value; blank for a one-off.")
     exdates = models.JSONField(default=list, blank=True, help_text="Local date-times or dates removed (EXDATE).")
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -84,9 +86,17 @@ class MaintenanceWindow(models.Model):
 
     def occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """(start, end) UTC instants of this window's occurrences overlapping [start, end)."""
-        return list(recurrence.occurrences(
-            dtstart=self.dtstart, duration=self.duration, tz=recurrence.zone(self.time_zone),
-            rule_text=self.rrule, exdates=self.exdates, start=start, end=end))
+        return list(
+            recurrence.occurrences(
+                dtstart=self.dtstart,
+                duration=self.duration,
+                tz=recurrence.zone(self.time_zone),
+                rule_text=self.rrule,
+                exdates=self.exdates,
+                start=start,
+                end=end,
+            )
+        )
 
 
 class FreezeWindow(models.Model):
@@ -104,8 +114,9 @@ class FreezeWindow(models.Model):
     start = models.DateTimeField(db_index=True)
     end = models.DateTimeField(db_index=True)
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,8 +143,7 @@ class FreezeWindow(models.Model):
 class CalendarFeedToken(models.Model):
     """The secret in one person's calendar feed URL. Rotating replaces it; revoking deletes it."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="calendar_feed_token")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_token")
     key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -21,8 +21,12 @@ def record_refusal(exc: PolicyViolation, **data) -> None:
         return
     exc.recorded = True
     with transaction.atomic():
-        audit.record(actor=exc.actor, action=AuditAction.POLICY_REFUSED, target=exc.target,
-                     data={"rule": exc.rule, "message": exc.message, **data})
+        audit.record(
+            actor=exc.actor,
+            action=AuditAction.POLICY_REFUSED,
+            target=exc.target,
+            data={"rule": exc.rule, "message": exc.message, **data},
+        )
 
 
 def service(func: Callable[P, R]) -> Callable[P, R]:

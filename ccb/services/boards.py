@@ -15,11 +15,27 @@ from ccb.models import Board, BoardMembership, Service, StandardChangeTemplate
 from .base import lock_scheduling, service
 from .windows import change_schedules_recheck
 
-BOARD_FIELDS = ("name", "slug", "description", "min_approvals", "chair_required_from_risk", "consensus_required",
-                "emergency_review_days", "allow_requester_as_implementer")
+BOARD_FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "min_approvals",
+    "chair_required_from_risk",
+    "consensus_required",
+    "emergency_review_days",
+    "allow_requester_as_implementer",
+)
 SERVICE_FIELDS = ("name", "slug", "description", "owner", "board", "criticality", "environments")
-TEMPLATE_FIELDS = ("board", "name", "description", "environment", "runbook_version", "max_risk", "packet_defaults",
-                   "active")
+TEMPLATE_FIELDS = (
+    "board",
+    "name",
+    "description",
+    "environment",
+    "runbook_version",
+    "max_risk",
+    "packet_defaults",
+    "active",
+)
 
 
 def _current(obj: Any, name: str) -> Any:
@@ -48,14 +64,19 @@ def board_save(*, actor: AbstractBaseUser, data: dict[str, Any], board: Board | 
     changed = _assign(board, data, BOARD_FIELDS)
     board.full_clean()
     board.save()
-    audit.record(actor=actor, action=AuditAction.BOARD_CREATED if created else AuditAction.BOARD_UPDATED,
-                 target=board, data=_audit_data(board, changed))
+    audit.record(
+        actor=actor,
+        action=AuditAction.BOARD_CREATED if created else AuditAction.BOARD_UPDATED,
+        target=board,
+        data=_audit_data(board, changed),
+    )
     return board
 
 
 @service
-def board_role_grant(*, actor: AbstractBaseUser | None, board: Board, user: AbstractBaseUser,
-                     role: str) -> BoardMembership:
+def board_role_grant(
+    *, actor: AbstractBaseUser | None, board: Board, user: AbstractBaseUser, role: str
+) -> BoardMembership:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
     if role not in ROLE_PERMISSIONS:
@@ -64,8 +85,12 @@ def board_role_grant(*, actor: AbstractBaseUser | None, board: Board, user: Abst
     assign_perm(f"ccb.{ROLE_PERMISSIONS[role]}", user, board)
     assign_perm("ccb.view_board", user, board)
     if created:
-        audit.record(actor=actor, action=AuditAction.BOARD_ROLE_GRANTED, target=board,
-                     data={"user": user.get_username(), "role": role})
+        audit.record(
+            actor=actor,
+            action=AuditAction.BOARD_ROLE_GRANTED,
+            target=board,
+            data={"user": user.get_username(), "role": role},
+        )
     return membership
 
 
@@ -78,8 +103,12 @@ def board_role_revoke(*, actor: AbstractBaseUser | None, board: Board, user: Abs
     if not BoardMembership.objects.filter(board=board, user=user).exists():
         remove_perm("ccb.view_board", user, board)
     if deleted:
-        audit.record(actor=actor, action=AuditAction.BOARD_ROLE_REVOKED, target=board,
-                     data={"user": user.get_username(), "role": role})
+        audit.record(
+            actor=actor,
+            action=AuditAction.BOARD_ROLE_REVOKED,
+            target=board,
+            data={"user": user.get_username(), "role": role},
+        )
 
 
 AUDITORS_GROUP = "Auditors"
@@ -100,8 +129,9 @@ def site_auditor_grant(*, actor: AbstractBaseUser | None, user: AbstractBaseUser
     group = _auditors_group()
     if not user.groups.filter(pk=group.pk).exists():
         user.groups.add(group)
-        audit.record(actor=actor, action=AuditAction.SITE_AUDITOR_GRANTED, target=user,
-                     data={"user": user.get_username()})
+        audit.record(
+            actor=actor, action=AuditAction.SITE_AUDITOR_GRANTED, target=user, data={"user": user.get_username()}
+        )
 
 
 @service
@@ -111,13 +141,19 @@ def site_auditor_revoke(*, actor: AbstractBaseUser | None, user: AbstractBaseUse
     group = _auditors_group()
     if user.groups.filter(pk=group.pk).exists():
         user.groups.remove(group)
-        audit.record(actor=actor, action=AuditAction.SITE_AUDITOR_REVOKED, target=user,
-                     data={"user": user.get_username()})
+        audit.record(
+            actor=actor, action=AuditAction.SITE_AUDITOR_REVOKED, target=user, data={"user": user.get_username()}
+        )
 
 
 @service
-def service_save(*, actor: AbstractBaseUser | None, data: dict[str, Any], instance: Service | None = None,
-                 depends_on: list[Service] | None = None) -> Service:
+def service_save(
+    *,
+    actor: AbstractBaseUser | None,
+    data: dict[str, Any],
+    instance: Service | None = None,
+    depends_on: list[Service] | None = None,
+) -> Service:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
     if depends_on is not None:
@@ -134,13 +170,18 @@ def service_save(*, actor: AbstractBaseUser | None, data: dict[str, Any], instan
         svc.depends_on.set(depends_on)
         changed.append("depends_on")
         if not created:
-            change_schedules_recheck(actor=actor, service_ids=None,
-                                     trigger=f"The dependencies of {svc.name} were changed.")
+            change_schedules_recheck(
+                actor=actor, service_ids=None, trigger=f"The dependencies of {svc.name} were changed."
+            )
     data_out = _audit_data(svc, [c for c in changed if c != "depends_on"])
     if depends_on is not None:
         data_out["depends_on"] = sorted(s.slug for s in depends_on)
-    audit.record(actor=actor, action=AuditAction.SERVICE_CREATED if created else AuditAction.SERVICE_UPDATED,
-                 target=svc, data=data_out)
+    audit.record(
+        actor=actor,
+        action=AuditAction.SERVICE_CREATED if created else AuditAction.SERVICE_UPDATED,
+        target=svc,
+        data=data_out,
+    )
     return svc
 
 
@@ -157,8 +198,13 @@ def _dependents_closure(svc: Service) -> set[int]:
 
 
 @service
-def template_save(*, actor: AbstractBaseUser, data: dict[str, Any], instance: StandardChangeTemplate | None = None,
-                  services: list[Service] | None = None) -> StandardChangeTemplate:
+def template_save(
+    *,
+    actor: AbstractBaseUser,
+    data: dict[str, Any],
+    instance: StandardChangeTemplate | None = None,
+    services: list[Service] | None = None,
+) -> StandardChangeTemplate:
     """Create or change a standard template. Saving it is the board's pre-approval, so only its chair may."""
     board = instance.board if instance else data.get("board")
     policies.assert_board_admin(actor=actor, board=board)
@@ -177,7 +223,10 @@ def template_save(*, actor: AbstractBaseUser, data: dict[str, Any], instance: St
     template.save()
     if services is not None:
         template.services.set(services)
-    audit.record(actor=actor, action=AuditAction.TEMPLATE_CREATED if created else AuditAction.TEMPLATE_UPDATED,
-                 target=template, data={**_audit_data(template, changed),
-                                        "services": sorted(s.slug for s in services or [])})
+    audit.record(
+        actor=actor,
+        action=AuditAction.TEMPLATE_CREATED if created else AuditAction.TEMPLATE_UPDATED,
+        target=template,
+        data={**_audit_data(template, changed), "services": sorted(s.slug for s in services or [])},
+    )
     return template

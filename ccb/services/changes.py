@@ -81,21 +81,31 @@ def change_request_create(*, actor: AbstractBaseUser, board: Board, data: dict[s
     _set_services(change, services)
     _recompute_risk(change)
     change.save(update_fields=["risk_level"])
-    audit.record(actor=actor, action=AuditAction.CHANGE_CREATED, target=change,
-                 data={"board": board.pk, "type": change_type, "title": change.title})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_CREATED,
+        target=change,
+        data={"board": board.pk, "type": change_type, "title": change.title},
+    )
     return change
 
 
 @service
-def change_request_create_from_template(*, actor: AbstractBaseUser, template: StandardChangeTemplate,
-                                        data: dict[str, Any]) -> ChangeRequest:
+def change_request_create_from_template(
+    *, actor: AbstractBaseUser, template: StandardChangeTemplate, data: dict[str, Any]
+) -> ChangeRequest:
     policies.assert_not_read_only(actor=actor, board=template.board, target=template)
     if not template.active or template.approved_at is None:
         raise PacketInvalid({"template": [f"'{template}' is not an active, board-approved template."]})
     merged = {**template.packet_defaults, **{k: v for k, v in data.items() if k != "services"}}
-    change = ChangeRequest(board=template.board, requester=actor, change_type=ChangeType.STANDARD,
-                           template=template, environment=template.environment,
-                           runbook_version=template.runbook_version)
+    change = ChangeRequest(
+        board=template.board,
+        requester=actor,
+        change_type=ChangeType.STANDARD,
+        template=template,
+        environment=template.environment,
+        runbook_version=template.runbook_version,
+    )
     _apply(change, merged)
     change.runbook_version = template.runbook_version
     _validate(change, None)
@@ -104,8 +114,12 @@ def change_request_create_from_template(*, actor: AbstractBaseUser, template: St
     change.services.set(template.services.all())
     _recompute_risk(change)
     change.save(update_fields=["risk_level"])
-    audit.record(actor=actor, action=AuditAction.CHANGE_CREATED, target=change,
-                 data={"board": template.board_id, "type": ChangeType.STANDARD, "template": template.pk})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_CREATED,
+        target=change,
+        data={"board": template.board_id, "type": ChangeType.STANDARD, "template": template.pk},
+    )
     return change
 
 
@@ -113,8 +127,12 @@ def _new_revision(change: ChangeRequest, actor: AbstractBaseUser) -> ChangeRevis
     content = revisions.snapshot(change)
     number = (change.current_revision.number + 1) if change.current_revision_id else 1
     revision = ChangeRevision.objects.create(
-        change=change, number=number, content=content, content_hash=revisions.content_hash(content),
-        runbook_hash=change.runbook_version.content_hash if change.runbook_version_id else "", created_by=actor,
+        change=change,
+        number=number,
+        content=content,
+        content_hash=revisions.content_hash(content),
+        runbook_hash=change.runbook_version.content_hash if change.runbook_version_id else "",
+        created_by=actor,
     )
     change.current_revision = revision
     return revision
@@ -123,8 +141,12 @@ def _new_revision(change: ChangeRequest, actor: AbstractBaseUser) -> ChangeRevis
 def _void_votes(change: ChangeRequest, actor: AbstractBaseUser) -> int:
     voided = Vote.objects.filter(change=change, voided_at__isnull=True).update(voided_at=timezone.now())
     if voided:
-        audit.record(actor=actor, action=AuditAction.VOTES_VOIDED, target=change,
-                     data={"count": voided, "revision": change.current_revision.content_hash})
+        audit.record(
+            actor=actor,
+            action=AuditAction.VOTES_VOIDED,
+            target=change,
+            data={"count": voided, "revision": change.current_revision.content_hash},
+        )
     return voided
 
 
@@ -138,9 +160,17 @@ def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser,
     if _void_votes(change, actor):
         members, _ = eligible_voters(change)
         notices.vote_needed(change, actor, members, f"Revision {revision.number} needs your vote again.")
-    audit.record(actor=actor, action=AuditAction.CHANGE_REVISED, target=change,
-                 data={"from": old.content_hash if old else None, "to": revision.content_hash,
-                       "number": revision.number, "fields": changed})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_REVISED,
+        target=change,
+        data={
+            "from": old.content_hash if old else None,
+            "to": revision.content_hash,
+            "number": revision.number,
+            "fields": changed,
+        },
+    )
 
 
 @service
@@ -173,8 +203,9 @@ def eligible_voters(change: ChangeRequest) -> tuple[set[int], set[int]]:
     Read from the board's object permissions, granted to people directly or through groups; a person
     holding several roles counts once.
     """
-    holders = get_users_with_perms(change.board, attach_perms=True, with_group_users=True,
-                                   only_with_perms_in=["board_member", "board_chair"])
+    holders = get_users_with_perms(
+        change.board, attach_perms=True, with_group_users=True, only_with_perms_in=["board_member", "board_chair"]
+    )
     authors = {change.requester_id, *change.revisions.values_list("created_by_id", flat=True)}
     excluded = authors | {change.implementer_id}
     members = {u.pk for u in holders if u.is_active} - excluded
@@ -229,8 +260,13 @@ def entry_criteria(change: ChangeRequest) -> dict[str, list[str]]:
         need("risk_level", f"Risk is {change.risk_level}; the template covers up to {change.template.max_risk}.")
     if not standard:
         members, chairs = eligible_voters(change)
-        why = quorum.reachable(board=change.board, change_type=change.change_type, risk_level=change.risk_level,
-                               eligible_ids=members, chair_ids=chairs)
+        why = quorum.reachable(
+            board=change.board,
+            change_type=change.change_type,
+            risk_level=change.risk_level,
+            eligible_ids=members,
+            chair_ids=chairs,
+        )
         if why:
             need("quorum", why)
     return missing
@@ -258,42 +294,88 @@ def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeR
     change.submitted_at = now
     change.status = Status.SUBMITTED
     change.save()
-    audit.record(actor=actor, action=AuditAction.CHANGE_SUBMITTED, target=change,
-                 data={"revision": revision.content_hash, "number": revision.number,
-                       "runbook": revision.runbook_hash, "risk": change.risk_level})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_SUBMITTED,
+        target=change,
+        data={
+            "revision": revision.content_hash,
+            "number": revision.number,
+            "runbook": revision.runbook_hash,
+            "risk": change.risk_level,
+        },
+    )
     notices.submitted(change, actor)
     if standard:
-        record_decision(change=change, outcome=DecisionOutcome.APPROVED, basis=DecisionBasis.TEMPLATE, actor=None,
-                        rationale=f"Pre-approved by {change.board} as template '{change.template}'.")
+        record_decision(
+            change=change,
+            outcome=DecisionOutcome.APPROVED,
+            basis=DecisionBasis.TEMPLATE,
+            actor=None,
+            rationale=f"Pre-approved by {change.board} as template '{change.template}'.",
+        )
     return change
 
 
-def record_decision(*, change: ChangeRequest, outcome: str, basis: str, actor: AbstractBaseUser | None,
-                    rationale: str = "", conditions: list[dict] | None = None) -> Decision:
+def record_decision(
+    *,
+    change: ChangeRequest,
+    outcome: str,
+    basis: str,
+    actor: AbstractBaseUser | None,
+    rationale: str = "",
+    conditions: list[dict] | None = None,
+) -> Decision:
     """Write the decision on the current revision and move the change; caller holds the row lock."""
     from ccb.models import Condition
 
     revision = change.current_revision
     decision = Decision.objects.create(
-        change=change, revision=revision, outcome=outcome, basis=basis, decided_by=actor, rationale=rationale,
-        revision_hash=revision.content_hash, runbook_hash=revision.runbook_hash,
+        change=change,
+        revision=revision,
+        outcome=outcome,
+        basis=basis,
+        decided_by=actor,
+        rationale=rationale,
+        revision_hash=revision.content_hash,
+        runbook_hash=revision.runbook_hash,
     )
     for cond in conditions or []:
-        Condition.objects.create(change=change, decision=decision, kind=cond.get("kind", "manual"),
-                                 text=cond["text"], automated_check=cond.get("check", {}),
-                                 proposed_by=cond.get("proposed_by"))
+        Condition.objects.create(
+            change=change,
+            decision=decision,
+            kind=cond.get("kind", "manual"),
+            text=cond["text"],
+            automated_check=cond.get("check", {}),
+            proposed_by=cond.get("proposed_by"),
+        )
     now = timezone.now()
     change.status = outcome
     change.decided_at = now
     if change.change_type == ChangeType.EMERGENCY and outcome != DecisionOutcome.REJECTED:
         change.review_due_at = now + timedelta(days=change.board.emergency_review_days)
     change.save(update_fields=["status", "decided_at", "review_due_at", "updated_at"])
-    notices.decision(change, actor, outcome=outcome, label=change.get_status_display(), rationale=rationale,
-                     conditions=[c["text"] for c in conditions or []])
-    audit.record(actor=actor, action=AuditAction.CHANGE_DECIDED, target=change,
-                 data={"outcome": outcome, "basis": basis, "revision": decision.revision_hash,
-                       "runbook": decision.runbook_hash, "conditions": [c["text"] for c in conditions or []],
-                       "rationale": rationale})
+    notices.decision(
+        change,
+        actor,
+        outcome=outcome,
+        label=change.get_status_display(),
+        rationale=rationale,
+        conditions=[c["text"] for c in conditions or []],
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_DECIDED,
+        target=change,
+        data={
+            "outcome": outcome,
+            "basis": basis,
+            "revision": decision.revision_hash,
+            "runbook": decision.runbook_hash,
+            "conditions": [c["text"] for c in conditions or []],
+            "rationale": rationale,
+        },
+    )
     return decision
 
 
@@ -310,10 +392,13 @@ def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: 
     notices.withdrawn(change, actor, was=previous, reason=reason)
     if previous == Status.SCHEDULED:
         change_schedules_recheck(
-            actor=actor, service_ids=scheduling.related_services(change.services.values_list("pk", flat=True)),
-            trigger=f"{change.reference} was withdrawn by {actor.get_username()}.")
-    audit.record(actor=actor, action=AuditAction.CHANGE_WITHDRAWN, target=change,
-                 data={"from": previous, "reason": reason})
+            actor=actor,
+            service_ids=scheduling.related_services(change.services.values_list("pk", flat=True)),
+            trigger=f"{change.reference} was withdrawn by {actor.get_username()}.",
+        )
+    audit.record(
+        actor=actor, action=AuditAction.CHANGE_WITHDRAWN, target=change, data={"from": previous, "reason": reason}
+    )
     return change
 
 
@@ -325,14 +410,19 @@ def change_request_revise(*, change_id: int, actor: AbstractBaseUser) -> ChangeR
     assert_transition(change, Status.DRAFT, "revise")
     change.status = Status.DRAFT
     change.save(update_fields=["status", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.CHANGE_UPDATED, target=change,
-                 data={"from": Status.REJECTED, "to": Status.DRAFT})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_UPDATED,
+        target=change,
+        data={"from": Status.REJECTED, "to": Status.DRAFT},
+    )
     return change
 
 
 @service
-def attachment_add(*, change_id: int, actor: AbstractBaseUser, upload: UploadedFile, kind: str,
-                   signed_by: str = "", signed_on=None) -> Attachment:
+def attachment_add(
+    *, change_id: int, actor: AbstractBaseUser, upload: UploadedFile, kind: str, signed_by: str = "", signed_on=None
+) -> Attachment:
     change = lock_change(change_id)
     policies.assert_can_edit(actor=actor, change=change)
     if change.status not in EDITABLE_STATES:
@@ -348,15 +438,30 @@ def attachment_add(*, change_id: int, actor: AbstractBaseUser, upload: UploadedF
         digest.update(chunk)
     upload.seek(0)
     attachment = Attachment(
-        change=change, kind=kind, original_name=upload.name[:200], content_type=content_type, size=upload.size,
-        sha256=digest.hexdigest(), signed_by=signed_by.strip(), signed_on=signed_on, uploaded_by=actor,
+        change=change,
+        kind=kind,
+        original_name=upload.name[:200],
+        content_type=content_type,
+        size=upload.size,
+        sha256=digest.hexdigest(),
+        signed_by=signed_by.strip(),
+        signed_on=signed_on,
+        uploaded_by=actor,
     )
     attachment.file.save(f"upload.{ALLOWED_TYPES[content_type]}", upload, save=False)
     try:
         attachment.save()
-        audit.record(actor=actor, action=AuditAction.ATTACHMENT_ADDED, target=change,
-                     data={"attachment": attachment.pk, "kind": kind, "sha256": attachment.sha256,
-                           "name": attachment.original_name})
+        audit.record(
+            actor=actor,
+            action=AuditAction.ATTACHMENT_ADDED,
+            target=change,
+            data={
+                "attachment": attachment.pk,
+                "kind": kind,
+                "sha256": attachment.sha256,
+                "name": attachment.original_name,
+            },
+        )
         _packet_changed_under_review(change, actor, ["attachments"])
     except BaseException:
         attachment.file.delete(save=False)  # the row is rolled back, so the file must go too

@@ -25,8 +25,12 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
     assert_transition(change, Status.IN_REVIEW, "put on the agenda")
     change.status = Status.IN_REVIEW
     change.save(update_fields=["status", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.CHANGE_REVIEW_STARTED, target=change,
-                 data={"revision": change.current_revision.content_hash})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_REVIEW_STARTED,
+        target=change,
+        data={"revision": change.current_revision.content_hash},
+    )
     members, _ = eligible_voters(change)
     voted = set(Vote.objects.filter(revision=change.current_revision).values_list("voter_id", flat=True))
     notices.on_agenda(change, actor, members - voted - {actor.pk}, tally(change).explanation)
@@ -36,8 +40,10 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
 def change_request_start_review(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
     """Put a submitted change on the board's agenda."""
     change = lock_change(change_id)
-    if not (policies.has_role(actor, change.board, BoardRole.CHAIR)
-            or policies.has_role(actor, change.board, BoardRole.MEMBER)):
+    if not (
+        policies.has_role(actor, change.board, BoardRole.CHAIR)
+        or policies.has_role(actor, change.board, BoardRole.MEMBER)
+    ):
         policies.assert_can_vote(actor=actor, change=change)
     _start_review(change, actor)
     return change
@@ -49,13 +55,26 @@ def tally(change: ChangeRequest) -> quorum.Tally:
         (v.voter_id, v.decision, v.conditions)
         for v in Vote.objects.filter(revision=change.current_revision, voided_at__isnull=True, voter_id__in=members)
     ]
-    return quorum.evaluate(board=change.board, change_type=change.change_type, risk_level=change.risk_level,
-                           eligible_ids=members, chair_ids=chairs, votes=votes)
+    return quorum.evaluate(
+        board=change.board,
+        change_type=change.change_type,
+        risk_level=change.risk_level,
+        eligible_ids=members,
+        chair_ids=chairs,
+        votes=votes,
+    )
 
 
 @service
-def vote_cast(*, change_id: int, voter: AbstractBaseUser, decision: str, comment: str = "",
-              conditions: list[str] | None = None, revision_hash: str = "") -> Vote:
+def vote_cast(
+    *,
+    change_id: int,
+    voter: AbstractBaseUser,
+    decision: str,
+    comment: str = "",
+    conditions: list[str] | None = None,
+    revision_hash: str = "",
+) -> Vote:
     change = lock_change(change_id)
     policies.assert_not_read_only(actor=voter, board=change.board, target=change)
     policies.assert_can_vote(actor=voter, change=change)
@@ -63,8 +82,10 @@ def vote_cast(*, change_id: int, voter: AbstractBaseUser, decision: str, comment
         raise IllegalTransition(change.status, "vote on")
     revision = change.current_revision
     if revision_hash and revision_hash != revision.content_hash:
-        raise Conflict(f"You reviewed revision {revision_hash[:12]}, but the change is now at revision "
-                       f"{revision.number} ({revision.content_hash[:12]}). Review the changes and vote again.")
+        raise Conflict(
+            f"You reviewed revision {revision_hash[:12]}, but the change is now at revision "
+            f"{revision.number} ({revision.content_hash[:12]}). Review the changes and vote again."
+        )
     if decision not in VoteDecision.values:
         raise PacketInvalid({"decision": [f"Choose one of: {', '.join(VoteDecision.values)}."]})
     if decision == VoteDecision.REJECT and not comment.strip():
@@ -76,13 +97,22 @@ def vote_cast(*, change_id: int, voter: AbstractBaseUser, decision: str, comment
         _start_review(change, voter)
     try:
         with transaction.atomic():
-            vote = Vote.objects.create(change=change, revision=revision, voter=voter, decision=decision,
-                                       comment=comment.strip(), conditions=cleaned)
+            vote = Vote.objects.create(
+                change=change,
+                revision=revision,
+                voter=voter,
+                decision=decision,
+                comment=comment.strip(),
+                conditions=cleaned,
+            )
     except IntegrityError as exc:
         raise Conflict(f"You already voted on revision {revision.number} of this change.") from exc
-    audit.record(actor=voter, action=AuditAction.VOTE_CAST, target=change,
-                 data={"revision": revision.content_hash, "decision": decision, "conditions": cleaned,
-                       "comment": vote.comment})
+    audit.record(
+        actor=voter,
+        action=AuditAction.VOTE_CAST,
+        target=change,
+        data={"revision": revision.content_hash, "decision": decision, "conditions": cleaned, "comment": vote.comment},
+    )
     _decide_if_quorum(change, voter)
     return vote
 
@@ -92,13 +122,20 @@ def _decide_if_quorum(change: ChangeRequest, voter: AbstractBaseUser) -> Decisio
     if result.outcome is None:
         return None
     conditions = [{"text": text, "proposed_by": None} for text in dict.fromkeys(result.conditions)]
-    return record_decision(change=change, outcome=result.outcome, basis=result.basis, actor=voter,
-                           rationale=result.explanation, conditions=conditions)
+    return record_decision(
+        change=change,
+        outcome=result.outcome,
+        basis=result.basis,
+        actor=voter,
+        rationale=result.explanation,
+        conditions=conditions,
+    )
 
 
 @service
-def change_request_decide(*, change_id: int, actor: AbstractBaseUser, outcome: str, rationale: str,
-                          conditions: list[dict] | None = None) -> Decision:
+def change_request_decide(
+    *, change_id: int, actor: AbstractBaseUser, outcome: str, rationale: str, conditions: list[dict] | None = None
+) -> Decision:
     """The chair decides directly, with the reason on record."""
     change = lock_change(change_id)
     policies.assert_can_decide(actor=actor, change=change)
@@ -113,6 +150,11 @@ def change_request_decide(*, change_id: int, actor: AbstractBaseUser, outcome: s
         raise PacketInvalid({"conditions": ["Approving with conditions needs at least one condition."]})
     if outcome != DecisionOutcome.APPROVED_WITH_CONDITIONS and conditions:
         raise PacketInvalid({"conditions": ["Only an approval with conditions carries conditions."]})
-    return record_decision(change=change, outcome=outcome, basis=DecisionBasis.CHAIR, actor=actor,
-                           rationale=rationale.strip(),
-                           conditions=[{**c, "proposed_by": actor} for c in conditions])
+    return record_decision(
+        change=change,
+        outcome=outcome,
+        basis=DecisionBasis.CHAIR,
+        actor=actor,
+        rationale=rationale.strip(),
+        conditions=[{**c, "proposed_by": actor} for c in conditions],
+    )

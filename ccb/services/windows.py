@@ -17,8 +17,17 @@ from notifications import services as notifications
 
 from .base import lock_scheduling, service
 
-WINDOW_FIELDS = ("service", "environment", "name", "description", "time_zone", "duration_minutes", "rrule",
-                 "exdates", "active")
+WINDOW_FIELDS = (
+    "service",
+    "environment",
+    "name",
+    "description",
+    "time_zone",
+    "duration_minutes",
+    "rrule",
+    "exdates",
+    "active",
+)
 FREEZE_FIELDS = ("name", "reason", "board", "environment", "start", "end", "active")
 
 
@@ -40,10 +49,17 @@ def _assign(obj: Any, data: dict[str, Any], fields: tuple[str, ...]) -> list[str
 
 
 def _window_record(window: MaintenanceWindow) -> dict:
-    return {"service": window.service.slug, "environment": window.environment, "name": window.name,
-            "time_zone": window.time_zone, "dtstart": window.dtstart.isoformat(timespec="minutes"),
-            "duration_minutes": window.duration_minutes, "rrule": window.rrule, "exdates": window.exdates,
-            "active": window.active}
+    return {
+        "service": window.service.slug,
+        "environment": window.environment,
+        "name": window.name,
+        "time_zone": window.time_zone,
+        "dtstart": window.dtstart.isoformat(timespec="minutes"),
+        "duration_minutes": window.duration_minutes,
+        "rrule": window.rrule,
+        "exdates": window.exdates,
+        "active": window.active,
+    }
 
 
 # --- the re-check ----------------------------------------------------------------------------------
@@ -64,32 +80,51 @@ def _record_check(change: ChangeRequest, problems: list[scheduling.Problem], act
     if not problems:
         audit.record(actor=actor, action=AuditAction.CHANGE_SCHEDULE_CLEARED, target=change, data={"trigger": trigger})
         return True
-    audit.record(actor=actor, action=AuditAction.CHANGE_SCHEDULE_FLAGGED, target=change,
-                 data={"trigger": trigger, "problems": change.schedule_problems})
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_SCHEDULE_FLAGGED,
+        target=change,
+        data={"trigger": trigger, "problems": change.schedule_problems},
+    )
     if any(p.key not in before for p in problems):
         notifications.notify(
-            event="schedule_conflict", change_id=change.pk,
+            event="schedule_conflict",
+            change_id=change.pk,
             user_ids=sorted({change.requester_id, change.implementer_id} - {None}),
-            context={"reference": change.reference, "title": change.title,
-                     "planned_start": change.planned_start.isoformat(), "planned_end": change.planned_end.isoformat(),
-                     "problems": [p.message for p in problems], "rules": sorted({str(p.rule) for p in problems}),
-                     "reason": trigger, "trigger": trigger, **_other_change(change, problems)})
+            context={
+                "reference": change.reference,
+                "title": change.title,
+                "planned_start": change.planned_start.isoformat(),
+                "planned_end": change.planned_end.isoformat(),
+                "problems": [p.message for p in problems],
+                "rules": sorted({str(p.rule) for p in problems}),
+                "reason": trigger,
+                "trigger": trigger,
+                **_other_change(change, problems),
+            },
+        )
     return True
 
 
 def _other_change(change: ChangeRequest, problems: list[scheduling.Problem]) -> dict:
     """The first change this one now clashes with; its title only when both are on the same board."""
-    other = next((ChangeRequest.objects.filter(pk=p.change).only("pk", "title", "board").first()
-                  for p in problems if p.change), None)
+    other = next(
+        (ChangeRequest.objects.filter(pk=p.change).only("pk", "title", "board").first() for p in problems if p.change),
+        None,
+    )
     if other is None:
         return {}
-    return {"other_reference": other.reference,
-            "other_title": other.title if other.board_id == change.board_id else ""}
+    return {"other_reference": other.reference, "other_title": other.title if other.board_id == change.board_id else ""}
 
 
 @service
-def change_schedules_recheck(*, actor: AbstractBaseUser | None, service_ids: Iterable[int] | None, trigger: str,
-                             exclude_change: int | None = None) -> list[ChangeRequest]:
+def change_schedules_recheck(
+    *,
+    actor: AbstractBaseUser | None,
+    service_ids: Iterable[int] | None,
+    trigger: str,
+    exclude_change: int | None = None,
+) -> list[ChangeRequest]:
     """Re-run the schedule rules for the booked changes on these services (None: every booked change).
 
     A change that no longer fits is flagged (``schedule_problems``) and its requester and implementer
@@ -104,8 +139,12 @@ def change_schedules_recheck(*, actor: AbstractBaseUser | None, service_ids: Ite
         booked = booked.exclude(pk=exclude_change)
     ids = set(booked.values_list("pk", flat=True))
     # Every row lock before the first audit append, so no transaction waits on a row while holding the chain.
-    changes = list(ChangeRequest.objects.select_for_update(of=("self",)).select_related("board", "runbook_version")
-                   .filter(pk__in=ids).order_by("pk"))
+    changes = list(
+        ChangeRequest.objects.select_for_update(of=("self",))
+        .select_related("board", "runbook_version")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
     flagged = []
     for change in changes:
         ignore = OVERRIDABLE_SCHEDULE_RULES if change.schedule_override_reason else ()
@@ -124,8 +163,9 @@ def _who(actor: Any) -> str:
 
 
 @service
-def maintenance_window_save(*, actor: AbstractBaseUser, data: dict[str, Any],
-                            instance: MaintenanceWindow | None = None) -> MaintenanceWindow:
+def maintenance_window_save(
+    *, actor: AbstractBaseUser, data: dict[str, Any], instance: MaintenanceWindow | None = None
+) -> MaintenanceWindow:
     """Create or change a window; ``data["dtstart"]`` is a naive local date-time in the window's zone."""
     lock_scheduling()
     old_service: Service | None = instance.service if instance else None
@@ -145,11 +185,17 @@ def maintenance_window_save(*, actor: AbstractBaseUser, data: dict[str, Any],
     window.save()
     created = instance is None
     change_schedules_recheck(
-        actor=actor, service_ids={s.pk for s in (old_service, new_service) if s is not None},
+        actor=actor,
+        service_ids={s.pk for s in (old_service, new_service) if s is not None},
         trigger=f"The maintenance window '{window.name}' for {window.service} was "
-                f"{'created' if created else 'changed'} by {_who(actor)}.")
-    audit.record(actor=actor, action=AuditAction.WINDOW_CREATED if created else AuditAction.WINDOW_UPDATED,
-                 target=window, data={**_window_record(window), "changed": changed})
+        f"{'created' if created else 'changed'} by {_who(actor)}.",
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.WINDOW_CREATED if created else AuditAction.WINDOW_UPDATED,
+        target=window,
+        data={**_window_record(window), "changed": changed},
+    )
     return window
 
 
@@ -157,15 +203,18 @@ def maintenance_window_save(*, actor: AbstractBaseUser, data: dict[str, Any],
 def maintenance_window_deactivate(*, actor: AbstractBaseUser, window_id: int) -> MaintenanceWindow:
     """Stop a window admitting changes; it stays on record, and booked changes that needed it are flagged."""
     lock_scheduling()
-    window = MaintenanceWindow.objects.select_for_update(of=("self",)).select_related("service__board").get(
-        pk=window_id)
+    window = (
+        MaintenanceWindow.objects.select_for_update(of=("self",)).select_related("service__board").get(pk=window_id)
+    )
     policies.assert_can_manage_windows(actor=actor, board=window.service.board, target=window)
     if window.active:
         window.active = False
         window.save(update_fields=["active", "updated_at"])
         change_schedules_recheck(
-            actor=actor, service_ids={window.service_id},
-            trigger=f"The maintenance window '{window.name}' for {window.service} was withdrawn by {_who(actor)}.")
+            actor=actor,
+            service_ids={window.service_id},
+            trigger=f"The maintenance window '{window.name}' for {window.service} was withdrawn by {_who(actor)}.",
+        )
         audit.record(actor=actor, action=AuditAction.WINDOW_DEACTIVATED, target=window, data=_window_record(window))
     return window
 
@@ -180,14 +229,26 @@ def _freeze_scope(freeze: FreezeWindow) -> set[int] | None:
 
 
 def _freeze_record(freeze: FreezeWindow) -> dict:
-    return {"name": freeze.name, "reason": freeze.reason, "board": freeze.board_id,
-            "services": sorted(freeze.services.values_list("slug", flat=True)), "environment": freeze.environment,
-            "start": freeze.start, "end": freeze.end, "active": freeze.active}
+    return {
+        "name": freeze.name,
+        "reason": freeze.reason,
+        "board": freeze.board_id,
+        "services": sorted(freeze.services.values_list("slug", flat=True)),
+        "environment": freeze.environment,
+        "start": freeze.start,
+        "end": freeze.end,
+        "active": freeze.active,
+    }
 
 
 @service
-def freeze_save(*, actor: AbstractBaseUser, data: dict[str, Any], services: list[Service] | None = None,
-                instance: FreezeWindow | None = None) -> FreezeWindow:
+def freeze_save(
+    *,
+    actor: AbstractBaseUser,
+    data: dict[str, Any],
+    services: list[Service] | None = None,
+    instance: FreezeWindow | None = None,
+) -> FreezeWindow:
     """Create or change a freeze. Booked changes it now covers are flagged; ones it released are cleared."""
     lock_scheduling()
     old_board = instance.board if instance else None
@@ -210,11 +271,17 @@ def freeze_save(*, actor: AbstractBaseUser, data: dict[str, Any], services: list
     new_scope = _freeze_scope(freeze)
     scope = None if old_scope is None or new_scope is None else old_scope | new_scope
     created = instance is None
-    change_schedules_recheck(actor=actor, service_ids=scope,
-                             trigger=f"The freeze '{freeze.name}' was {'created' if created else 'changed'} by "
-                                     f"{_who(actor)}.")
-    audit.record(actor=actor, action=AuditAction.FREEZE_CREATED if created else AuditAction.FREEZE_UPDATED,
-                 target=freeze, data={**_freeze_record(freeze), "changed": changed})
+    change_schedules_recheck(
+        actor=actor,
+        service_ids=scope,
+        trigger=f"The freeze '{freeze.name}' was {'created' if created else 'changed'} by {_who(actor)}.",
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.FREEZE_CREATED if created else AuditAction.FREEZE_UPDATED,
+        target=freeze,
+        data={**_freeze_record(freeze), "changed": changed},
+    )
     return freeze
 
 
@@ -227,8 +294,11 @@ def freeze_deactivate(*, actor: AbstractBaseUser, freeze_id: int) -> FreezeWindo
     if freeze.active:
         freeze.active = False
         freeze.save(update_fields=["active", "updated_at"])
-        change_schedules_recheck(actor=actor, service_ids=_freeze_scope(freeze),
-                                 trigger=f"The freeze '{freeze.name}' was lifted by {_who(actor)}.")
+        change_schedules_recheck(
+            actor=actor,
+            service_ids=_freeze_scope(freeze),
+            trigger=f"The freeze '{freeze.name}' was lifted by {_who(actor)}.",
+        )
         audit.record(actor=actor, action=AuditAction.FREEZE_DEACTIVATED, target=freeze, data=_freeze_record(freeze))
     return freeze
 
@@ -241,8 +311,9 @@ def calendar_token_rotate(*, actor: AbstractBaseUser) -> CalendarFeedToken:
     """A new secret for the person's feed URL; the old URL stops working at once."""
     replaced, _ = CalendarFeedToken.objects.filter(user=actor).delete()
     token = CalendarFeedToken.objects.create(user=actor, key=secrets.token_urlsafe(32))
-    audit.record(actor=actor, action=AuditAction.CALENDAR_TOKEN_ROTATED, target=actor,
-                 data={"replaced": bool(replaced)})
+    audit.record(
+        actor=actor, action=AuditAction.CALENDAR_TOKEN_ROTATED, target=actor, data={"replaced": bool(replaced)}
+    )
     return token
 
 

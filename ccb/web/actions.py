@@ -20,9 +20,14 @@ def _save_report(request, form, change) -> bool:
     if not upload:
         return True
     try:
-        services.attachment_add(change_id=change.pk, actor=request.user, upload=upload, kind="validation_report",
-                                signed_by=form.cleaned_data.get("report_signed_by") or "",
-                                signed_on=form.cleaned_data.get("report_signed_on"))
+        services.attachment_add(
+            change_id=change.pk,
+            actor=request.user,
+            upload=upload,
+            kind="validation_report",
+            signed_by=form.cleaned_data.get("report_signed_by") or "",
+            signed_on=form.cleaned_data.get("report_signed_on"),
+        )
         return True
     except PacketInvalid as exc:
         form.add_service_errors(exc.errors)
@@ -30,8 +35,12 @@ def _save_report(request, form, change) -> bool:
 
 
 def _packet_page(request, form, change=None, status=200):
-    return render(request, "ccb/change_form.html", {"nav": "changes", "form": form, "change": change,
-                                                    "questions": risk.QUESTIONS}, status=status)
+    return render(
+        request,
+        "ccb/change_form.html",
+        {"nav": "changes", "form": form, "change": change, "questions": risk.QUESTIONS},
+        status=status,
+    )
 
 
 @login_required
@@ -76,8 +85,15 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("web:change-detail", pk=change.pk)
     if not _save_report(request, form, change):
         return _packet_page(request, form, change, status=400)
-    messages.success(request, "Changes saved." + (" A new revision was made; earlier votes no longer count."
-                                                  if change.status in ("submitted", "in_review") else ""))
+    messages.success(
+        request,
+        "Changes saved."
+        + (
+            " A new revision was made; earlier votes no longer count."
+            if change.status in ("submitted", "in_review")
+            else ""
+        ),
+    )
     return redirect("web:change-detail", pk=change.pk)
 
 
@@ -100,8 +116,9 @@ def change_submit(request, pk):
 @login_required
 @require_POST
 def change_withdraw(request, pk):
-    return _transition(request, pk, services.change_request_withdraw, "Withdrawn.",
-                       reason=request.POST.get("reason", ""))
+    return _transition(
+        request, pk, services.change_request_withdraw, "Withdrawn.", reason=request.POST.get("reason", "")
+    )
 
 
 @login_required
@@ -119,9 +136,17 @@ def change_attach(request, pk):
     if upload is None:
         messages.error(request, "Choose a file to attach.")
         return redirect(back)
-    _, response = attempt(request, services.attachment_add, back, change_id=change.pk, actor=request.user,
-                          upload=upload, kind=request.POST.get("kind", "evidence"),
-                          signed_by=request.POST.get("signed_by", ""), signed_on=request.POST.get("signed_on") or None)
+    _, response = attempt(
+        request,
+        services.attachment_add,
+        back,
+        change_id=change.pk,
+        actor=request.user,
+        upload=upload,
+        kind=request.POST.get("kind", "evidence"),
+        signed_by=request.POST.get("signed_by", ""),
+        signed_on=request.POST.get("signed_on") or None,
+    )
     if response is not None:
         return response
     messages.success(request, f"Attached {upload.name}.")
@@ -164,9 +189,16 @@ def change_vote(request, pk):
     if not form.is_valid():
         return _board_panel(request, change, "Choose approve, reject or abstain.", 400)
     data = form.cleaned_data
-    return _board_action(request, change, services.vote_cast, voter=request.user, decision=data["decision"],
-                         comment=data["comment"], conditions=_lines(data["conditions"]),
-                         revision_hash=data["revision_hash"])
+    return _board_action(
+        request,
+        change,
+        services.vote_cast,
+        voter=request.user,
+        decision=data["decision"],
+        comment=data["comment"],
+        conditions=_lines(data["conditions"]),
+        revision_hash=data["revision_hash"],
+    )
 
 
 @login_required
@@ -178,8 +210,15 @@ def change_decide(request, pk):
         return _board_panel(request, change, "Choose an outcome and record the rationale.", 400)
     data = form.cleaned_data
     conditions = [{"text": text, "kind": "manual"} for text in _lines(data["conditions"])]
-    return _board_action(request, change, services.change_request_decide, actor=request.user,
-                         outcome=data["outcome"], rationale=data["rationale"], conditions=conditions)
+    return _board_action(
+        request,
+        change,
+        services.change_request_decide,
+        actor=request.user,
+        outcome=data["outcome"],
+        rationale=data["rationale"],
+        conditions=conditions,
+    )
 
 
 @login_required
@@ -190,5 +229,8 @@ def risk_preview(request):
     ids = [i for i in request.POST.getlist("services") if i.isdigit()]
     tiers = Service.objects.filter(pk__in=ids).values_list("criticality", flat=True)
     level = risk.compute_level(answers, tiers)
-    return render(request, "ccb/partials/risk_level.html",
-                  {"level": level, "answered": len(answers), "total": len(risk.QUESTIONS)})
+    return render(
+        request,
+        "ccb/partials/risk_level.html",
+        {"level": level, "answered": len(answers), "total": len(risk.QUESTIONS)},
+    )

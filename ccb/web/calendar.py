@@ -26,11 +26,16 @@ class WindowForm(forms.Form):
     environment = forms.ChoiceField(choices=Environment.choices)
     name = forms.CharField(max_length=120)
     time_zone = forms.CharField(max_length=64, initial="Europe/Berlin", help_text="IANA zone, e.g. Europe/Berlin.")
-    dtstart = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                  label="First start (local to the zone)")
+    dtstart = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="First start (local to the zone)"
+    )
     duration_minutes = forms.IntegerField(min_value=1, label="Length (minutes)")
-    rrule = forms.CharField(max_length=500, required=False, label="Recurrence (RFC 5545 RRULE)",
-                            help_text="e.g. FREQ=WEEKLY;BYDAY=TU,TH. Blank for a one-off window.")
+    rrule = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Recurrence (RFC 5545 RRULE)",
+        help_text="e.g. FREQ=WEEKLY;BYDAY=TU,TH. Blank for a one-off window.",
+    )
 
 
 class FreezeForm(forms.Form):
@@ -66,15 +71,33 @@ def _entries(user, start: datetime, end: datetime, filters: dict) -> list[dict]:
     if filters.get("environment"):
         windows = windows.filter(environment=filters["environment"])
         changes = changes.filter(environment=filters["environment"])
-    entries = [{"kind": "freeze", "start": f.start, "end": f.end, "label": f"Freeze: {f.name}", "detail": f.reason}
-               for f in freezes.distinct()]
+    entries = [
+        {"kind": "freeze", "start": f.start, "end": f.end, "label": f"Freeze: {f.name}", "detail": f.reason}
+        for f in freezes.distinct()
+    ]
     for window in windows:
-        entries += [{"kind": "window", "start": s, "end": e, "label": f"{window.service.name}: {window.name}",
-                     "detail": f"{window.get_environment_display()} · {window.time_zone}"}
-                    for s, e in window.occurrences(start, end)]
-    entries += [{"kind": "change", "start": c.planned_start, "end": c.planned_end, "label": f"{c.reference} {c.title}",
-                 "detail": c.get_status_display(), "url": reverse("web:change-detail", args=[c.pk]),
-                 "flagged": bool(c.schedule_problems)} for c in changes.distinct()]
+        entries += [
+            {
+                "kind": "window",
+                "start": s,
+                "end": e,
+                "label": f"{window.service.name}: {window.name}",
+                "detail": f"{window.get_environment_display()} · {window.time_zone}",
+            }
+            for s, e in window.occurrences(start, end)
+        ]
+    entries += [
+        {
+            "kind": "change",
+            "start": c.planned_start,
+            "end": c.planned_end,
+            "label": f"{c.reference} {c.title}",
+            "detail": c.get_status_display(),
+            "url": reverse("web:change-detail", args=[c.pk]),
+            "flagged": bool(c.schedule_problems),
+        }
+        for c in changes.distinct()
+    ]
     return sorted(entries, key=lambda e: (e["start"], KIND_ORDER[e["kind"]]))
 
 
@@ -83,10 +106,16 @@ def _summarise_windows(entries: list[dict]) -> list[dict]:
     windows = [e for e in entries if e["kind"] == "window"]
     if len(windows) < 2:
         return entries
-    summary = {"kind": "window", "start": min(e["start"] for e in windows), "end": max(e["end"] for e in windows),
-               "label": f"{len(windows)} maintenance windows", "detail": "; ".join(e["label"] for e in windows)}
-    return sorted([e for e in entries if e["kind"] != "window"] + [summary],
-                  key=lambda e: (e["start"], KIND_ORDER[e["kind"]]))
+    summary = {
+        "kind": "window",
+        "start": min(e["start"] for e in windows),
+        "end": max(e["end"] for e in windows),
+        "label": f"{len(windows)} maintenance windows",
+        "detail": "; ".join(e["label"] for e in windows),
+    }
+    return sorted(
+        [e for e in entries if e["kind"] != "window"] + [summary], key=lambda e: (e["start"], KIND_ORDER[e["kind"]])
+    )
 
 
 @login_required
@@ -110,23 +139,41 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
         todays = [e for e in entries if e["start"] < day_end and e["end"] > day_start]
         if view == "month" and not filters["service"]:
             todays = _summarise_windows(todays)
-        days.append({"date": day, "in_month": view == "week" or day.month == anchor.month,
-                     "today": day == timezone.localdate(), "entries": todays})
+        days.append(
+            {
+                "date": day,
+                "in_month": view == "week" or day.month == anchor.month,
+                "today": day == timezone.localdate(),
+                "entries": todays,
+            }
+        )
         day += timedelta(days=1)
     step = timedelta(days=7) if view == "week" else None
     prev_date = anchor - step if step else (anchor.replace(day=1) - timedelta(days=1)).replace(day=1)
     next_date = anchor + step if step else (anchor.replace(day=28) + timedelta(days=4)).replace(day=1)
     params = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     token = selectors.calendar_token_get(user=request.user)
-    return render(request, "ccb/calendar.html", {
-        "nav": "calendar", "view": view, "anchor": anchor, "weeks": [days[i:i + 7] for i in range(0, len(days), 7)],
-        "prev": prev_date, "next": next_date, "filters": filters, "params": params,
-        "services": Service.objects.all(), "boards": Board.objects.all(), "environments": Environment.choices,
-        "feed_url": request.build_absolute_uri(reverse("calendar-feed", args=[token.key])) if token else "",
-        "can_manage": request.user.is_superuser or any(
-            policies.has_role(request.user, b, "chair") for b in selectors.boards_with_role(user=request.user)),
-        "tz": tz,
-    })
+    return render(
+        request,
+        "ccb/calendar.html",
+        {
+            "nav": "calendar",
+            "view": view,
+            "anchor": anchor,
+            "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+            "prev": prev_date,
+            "next": next_date,
+            "filters": filters,
+            "params": params,
+            "services": Service.objects.all(),
+            "boards": Board.objects.all(),
+            "environments": Environment.choices,
+            "feed_url": request.build_absolute_uri(reverse("calendar-feed", args=[token.key])) if token else "",
+            "can_manage": request.user.is_superuser
+            or any(policies.has_role(request.user, b, "chair") for b in selectors.boards_with_role(user=request.user)),
+            "tz": tz,
+        },
+    )
 
 
 @login_required
@@ -167,11 +214,17 @@ def windows_page(request: HttpRequest) -> HttpResponse:
             except CCBError as exc:
                 form.add_error(None, exc.message)
         window_form, freeze_form = (form, freeze_form) if kind == "window" else (window_form, form)
-    return render(request, "ccb/windows.html", {
-        "nav": "calendar", "window_form": window_form, "freeze_form": freeze_form,
-        "windows": selectors.maintenance_window_list(user=request.user).filter(active=True),
-        "freezes": selectors.freeze_list(user=request.user).filter(active=True, end__gte=timezone.now()),
-    })
+    return render(
+        request,
+        "ccb/windows.html",
+        {
+            "nav": "calendar",
+            "window_form": window_form,
+            "freeze_form": freeze_form,
+            "windows": selectors.maintenance_window_list(user=request.user).filter(active=True),
+            "freezes": selectors.freeze_list(user=request.user).filter(active=True, end__gte=timezone.now()),
+        },
+    )
 
 
 @login_required
@@ -180,8 +233,9 @@ def windows_deactivate(request: HttpRequest, kind: str, pk: int) -> HttpResponse
     back = reverse("web:windows")
     if kind == "window":
         window = selectors.maintenance_window_get(user=request.user, pk=pk)
-        _, response = attempt(request, services.maintenance_window_deactivate, back, actor=request.user,
-                              window_id=window.pk)
+        _, response = attempt(
+            request, services.maintenance_window_deactivate, back, actor=request.user, window_id=window.pk
+        )
     else:
         freeze = selectors.freeze_get(user=request.user, pk=pk)
         _, response = attempt(request, services.freeze_deactivate, back, actor=request.user, freeze_id=freeze.pk)
@@ -201,8 +255,15 @@ def change_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     except forms.ValidationError:
         messages.error(request, "Give the planned start as a date and time.")
         return redirect(back)
-    _, response = attempt(request, services.change_request_schedule, back, change_id=change.pk, actor=request.user,
-                          planned_start=start, override_reason=request.POST.get("override_reason", ""))
+    _, response = attempt(
+        request,
+        services.change_request_schedule,
+        back,
+        change_id=change.pk,
+        actor=request.user,
+        planned_start=start,
+        override_reason=request.POST.get("override_reason", ""),
+    )
     if response is not None:
         return response
     messages.success(request, "Scheduled. The requester and implementer get a calendar invite.")

@@ -8,6 +8,9 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    boards = [b for b in selectors.boards_with_role(user=user)
-              if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)]
+    boards = [
+        b
+        for b in selectors.boards_with_role(user=user)
+        if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)
+    ]
     return {"nav_boards": boards, "nav_can_audit": selectors.can_read_audit(user=user)}

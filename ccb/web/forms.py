@@ -21,33 +21,68 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 # Where an error from a service belongs on the form.
-ERROR_FIELDS = {"roi": "roi_cost", "rollback_plan": "rollback_steps", "validation_report": "report_file",
-                "notification": "notification_subject", "file": "report_file", "signed_by": "report_signed_by"}
+ERROR_FIELDS = {
+    "roi": "roi_cost",
+    "rollback_plan": "rollback_steps",
+    "validation_report": "report_file",
+    "notification": "notification_subject",
+    "file": "report_file",
+    "signed_by": "report_signed_by",
+}
 SECTIONS = [
     ("summary", "Summary", ["board", "change_type", "title", "summary", "justification", "services", "environment"]),
     ("impact", "Impact", ["users_affected", "expected_downtime_minutes", "impact_dependencies"]),
     ("risk", "Risk questionnaire", [f"risk_{key}" for key in risk.QUESTIONS]),
     ("roi", "Return on investment", ["roi_cost", "roi_benefit", "roi_payback_months"]),
     ("rollback", "Rollback plan", ["rollback_steps", "rollback_minutes", "rollback_tested_on"]),
-    ("notification", "Customer notification draft", ["notification_audience", "notification_timing",
-                                                      "notification_subject", "notification_body"]),
-    ("evidence", "Validation evidence", ["report_file", "report_signed_by", "report_signed_on",
-                                         "open_issues_resolved", "open_issue_links", "test_environments_validated",
-                                         "test_environments"]),
-    ("delivery", "Runbook and delivery", ["runbook_version", "implementer", "release_plan", "requested_start",
-                                          "requested_end", "estimated_duration_minutes"]),
+    (
+        "notification",
+        "Customer notification draft",
+        ["notification_audience", "notification_timing", "notification_subject", "notification_body"],
+    ),
+    (
+        "evidence",
+        "Validation evidence",
+        [
+            "report_file",
+            "report_signed_by",
+            "report_signed_on",
+            "open_issues_resolved",
+            "open_issue_links",
+            "test_environments_validated",
+            "test_environments",
+        ],
+    ),
+    (
+        "delivery",
+        "Runbook and delivery",
+        [
+            "runbook_version",
+            "implementer",
+            "release_plan",
+            "requested_start",
+            "requested_end",
+            "estimated_duration_minutes",
+        ],
+    ),
 ]
 
 
 class PacketForm(forms.Form):
     board = forms.ModelChoiceField(queryset=Board.objects.all(), empty_label="Choose the reviewing board")
-    change_type = forms.ChoiceField(choices=[(ChangeType.NORMAL, "Normal"), (ChangeType.EMERGENCY, "Emergency")],
-                                    help_text="Emergency: chair plus one member approve; a full review follows.")
+    change_type = forms.ChoiceField(
+        choices=[(ChangeType.NORMAL, "Normal"), (ChangeType.EMERGENCY, "Emergency")],
+        help_text="Emergency: chair plus one member approve; a full review follows.",
+    )
     title = forms.CharField(max_length=200)
     summary = forms.CharField(widget=forms.Textarea, required=False)
     justification = forms.CharField(widget=forms.Textarea, required=False, help_text="Why now, and why this way.")
-    services = forms.ModelMultipleChoiceField(queryset=Service.objects.select_related("board"), required=False,
-                                              widget=forms.CheckboxSelectMultiple, help_text="Affected services.")
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.select_related("board"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Affected services.",
+    )
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
     users_affected = forms.IntegerField(min_value=0, required=False)
     expected_downtime_minutes = forms.IntegerField(min_value=0, required=False, label="Expected downtime (minutes)")
@@ -65,18 +100,27 @@ class PacketForm(forms.Form):
     report_file = forms.FileField(required=False, label="Signed validation report (PDF, PNG or JPEG)")
     report_signed_by = forms.CharField(max_length=120, required=False, label="Signed by")
     report_signed_on = forms.DateField(widget=DATE, required=False, label="Signed on")
-    open_issues_resolved = forms.BooleanField(required=False,
-                                              label="I attest no critical or high issue is open")
-    open_issue_links = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                       label="Links to the issue lists checked", help_text="One URL per line.")
+    open_issues_resolved = forms.BooleanField(required=False, label="I attest no critical or high issue is open")
+    open_issue_links = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Links to the issue lists checked",
+        help_text="One URL per line.",
+    )
     test_environments_validated = forms.BooleanField(required=False, label="Test environments were validated")
     test_environments = forms.CharField(max_length=500, required=False, label="Which test environments")
-    runbook_version = forms.ModelChoiceField(queryset=RunbookVersion.objects.select_related("runbook"),
-                                             required=False, label="Runbook version")
-    implementer = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"),
-                                         required=False, to_field_name="username")
-    release_plan = forms.CharField(widget=forms.Textarea, required=False, label="Release & rollback plan",
-                                   help_text="Timeline, go/no-go points, per-stage rollback.")
+    runbook_version = forms.ModelChoiceField(
+        queryset=RunbookVersion.objects.select_related("runbook"), required=False, label="Runbook version"
+    )
+    implementer = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"), required=False, to_field_name="username"
+    )
+    release_plan = forms.CharField(
+        widget=forms.Textarea,
+        required=False,
+        label="Release & rollback plan",
+        help_text="Timeline, go/no-go points, per-stage rollback.",
+    )
     requested_start = forms.DateTimeField(widget=DATETIME, required=False, label="Requested start")
     requested_end = forms.DateTimeField(widget=DATETIME, required=False, label="Requested end")
     estimated_duration_minutes = forms.IntegerField(min_value=0, required=False, label="Estimated duration (min)")
@@ -91,8 +135,9 @@ class PacketForm(forms.Form):
         for field in self.fields.values():
             if isinstance(field.widget, forms.Textarea):
                 field.widget.attrs.setdefault("rows", 3)
-        self.fields["runbook_version"].label_from_instance = (
-            lambda v: f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)"))
+        self.fields["runbook_version"].label_from_instance = lambda v: (
+            f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)")
+        )
         self.fields["services"].label_from_instance = lambda s: f"{s.name} ({s.board.name})"
 
     def sections(self):
@@ -100,14 +145,25 @@ class PacketForm(forms.Form):
 
     def packet(self) -> dict:
         """The cleaned form as the services' data dict."""
-        data = {k: v for k, v in self.cleaned_data.items()
-                if not k.startswith(("risk_", "report_")) and k not in {"board"}}
-        data["risk_answers"] = {k: self.cleaned_data[f"risk_{k}"] for k in risk.QUESTIONS
-                                if self.cleaned_data.get(f"risk_{k}")}
-        data["open_issue_links"] = [line.strip() for line in self.cleaned_data.get("open_issue_links", "").splitlines()
-                                    if line.strip()]
-        for name in ("summary", "justification", "impact_dependencies", "rollback_steps", "notification_subject",
-                     "notification_body", "release_plan", "test_environments"):
+        data = {
+            k: v for k, v in self.cleaned_data.items() if not k.startswith(("risk_", "report_")) and k not in {"board"}
+        }
+        data["risk_answers"] = {
+            k: self.cleaned_data[f"risk_{k}"] for k in risk.QUESTIONS if self.cleaned_data.get(f"risk_{k}")
+        }
+        data["open_issue_links"] = [
+            line.strip() for line in self.cleaned_data.get("open_issue_links", "").splitlines() if line.strip()
+        ]
+        for name in (
+            "summary",
+            "justification",
+            "impact_dependencies",
+            "rollback_steps",
+            "notification_subject",
+            "notification_body",
+            "release_plan",
+            "test_environments",
+        ):
             data[name] = data.get(name) or ""
         return data
 
@@ -119,13 +175,36 @@ class PacketForm(forms.Form):
 
     @staticmethod
     def initial_from(change) -> dict:
-        initial = {name: getattr(change, name) for name in (
-            "title", "summary", "justification", "environment", "users_affected", "expected_downtime_minutes",
-            "impact_dependencies", "roi_cost", "roi_benefit", "roi_payback_months", "rollback_steps",
-            "rollback_minutes", "rollback_tested_on", "notification_audience", "notification_timing",
-            "notification_subject", "notification_body", "open_issues_resolved", "test_environments_validated",
-            "test_environments", "runbook_version", "release_plan", "requested_start", "requested_end",
-            "estimated_duration_minutes")}
+        initial = {
+            name: getattr(change, name)
+            for name in (
+                "title",
+                "summary",
+                "justification",
+                "environment",
+                "users_affected",
+                "expected_downtime_minutes",
+                "impact_dependencies",
+                "roi_cost",
+                "roi_benefit",
+                "roi_payback_months",
+                "rollback_steps",
+                "rollback_minutes",
+                "rollback_tested_on",
+                "notification_audience",
+                "notification_timing",
+                "notification_subject",
+                "notification_body",
+                "open_issues_resolved",
+                "test_environments_validated",
+                "test_environments",
+                "runbook_version",
+                "release_plan",
+                "requested_start",
+                "requested_end",
+                "estimated_duration_minutes",
+            )
+        }
         initial["services"] = list(change.services.all())
         initial["implementer"] = change.implementer.username if change.implementer_id else None
         initial["open_issue_links"] = "\n".join(change.open_issue_links)
@@ -142,10 +221,15 @@ class AttachmentForm(forms.Form):
 
 class VoteForm(forms.Form):
     decision = forms.ChoiceField(choices=VoteDecision.choices, widget=forms.RadioSelect)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                              help_text="Required when you reject.")
-    conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                 label="Conditions (approve with conditions)", help_text="One per line.")
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Required when you reject."
+    )
+    conditions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Conditions (approve with conditions)",
+        help_text="One per line.",
+    )
     revision_hash = forms.CharField(widget=forms.HiddenInput)
 
 

@@ -55,8 +55,10 @@ def abilities(user, change: ChangeRequest) -> dict[str, bool]:
     is_chair = policies.has_role(user, board, BoardRole.CHAIR)
     can_edit = _allowed(policies.assert_can_edit, actor=user, change=change)
     can_vote = _allowed(policies.assert_can_vote, actor=user, change=change) and not policies.is_site_auditor(user)
-    already = bool(change.current_revision_id) and change.votes.filter(
-        revision_id=change.current_revision_id, voter=user).exists()
+    already = (
+        bool(change.current_revision_id)
+        and change.votes.filter(revision_id=change.current_revision_id, voter=user).exists()
+    )
     return {
         "edit": can_edit and status in (Status.DRAFT, *REVIEW_STATES),
         "submit": can_edit and status == Status.DRAFT,

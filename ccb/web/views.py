@@ -18,18 +18,31 @@ from ccb.web.calendar import free_slots
 from ccb.web.forms import AuditFilterForm, DecideForm, VoteForm
 from ccb.web.helpers import abilities, change_for, refused
 
-SORTS = {"newest": "-created_at", "oldest": "created_at", "updated": "-updated_at", "title": "title",
-         "status": "status", "planned": "planned_start", "risk": "-risk_level"}
+SORTS = {
+    "newest": "-created_at",
+    "oldest": "created_at",
+    "updated": "-updated_at",
+    "title": "title",
+    "status": "status",
+    "planned": "planned_start",
+    "risk": "-risk_level",
+}
 
 
 def _awaiting_vote(user, changes):
     """Changes under review on boards where the user votes, not theirs, not yet voted on this revision."""
-    board_ids = [b.pk for b in selectors.boards_with_role(user=user)
-                 if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)]
+    board_ids = [
+        b.pk
+        for b in selectors.boards_with_role(user=user)
+        if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)
+    ]
     voted = Vote.objects.filter(change=OuterRef("pk"), revision=OuterRef("current_revision"), voter=user)
-    return (changes.filter(board_id__in=board_ids, status__in=REVIEW_STATES)
-            .exclude(Q(requester=user) | Q(implementer=user) | Q(revisions__created_by=user))
-            .exclude(Exists(voted)).distinct())
+    return (
+        changes.filter(board_id__in=board_ids, status__in=REVIEW_STATES)
+        .exclude(Q(requester=user) | Q(implementer=user) | Q(revisions__created_by=user))
+        .exclude(Exists(voted))
+        .distinct()
+    )
 
 
 @login_required
@@ -40,12 +53,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "nav": "dashboard",
         "mine": changes.filter(requester=request.user).order_by("-updated_at")[:8],
         "awaiting": _awaiting_vote(request.user, changes).order_by("submitted_at")[:8],
-        "deployments": changes.filter(implementer=request.user,
-                                      status__in=[Status.SCHEDULED, Status.IMPLEMENTING]).order_by("planned_start")[:8],
-        "flagged": changes.filter(Q(requester=request.user) | Q(implementer=request.user),
-                                  status__in=[Status.SCHEDULED]).exclude(schedule_problems=[])[:8],
-        "overdue": changes.filter(change_type=ChangeType.EMERGENCY, retrospective_at__isnull=True,
-                                  review_due_at__lt=now).order_by("review_due_at")[:8],
+        "deployments": changes.filter(
+            implementer=request.user, status__in=[Status.SCHEDULED, Status.IMPLEMENTING]
+        ).order_by("planned_start")[:8],
+        "flagged": changes.filter(
+            Q(requester=request.user) | Q(implementer=request.user), status__in=[Status.SCHEDULED]
+        ).exclude(schedule_problems=[])[:8],
+        "overdue": changes.filter(
+            change_type=ChangeType.EMERGENCY, retrospective_at__isnull=True, review_due_at__lt=now
+        ).order_by("review_due_at")[:8],
     }
     return render(request, "ccb/dashboard.html", context)
 
@@ -63,22 +79,42 @@ def change_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(changes, 25).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
-    return render(request, "ccb/change_list.html", {
-        "nav": "changes", "page": page, "filterset": filterset, "q": query, "sort": sort, "sorts": SORTS,
-        "querystring": params.urlencode(), "boards": Board.objects.all(),
-        "statuses": Status.choices,
-    })
+    return render(
+        request,
+        "ccb/change_list.html",
+        {
+            "nav": "changes",
+            "page": page,
+            "filterset": filterset,
+            "q": query,
+            "sort": sort,
+            "sorts": SORTS,
+            "querystring": params.urlencode(),
+            "boards": Board.objects.all(),
+            "statuses": Status.choices,
+        },
+    )
 
 
 # How the change page's timeline words each audit action.
 ACTION_WORDS = {
-    "change.created": "filed the change", "change.updated": "edited the packet", "change.submitted": "submitted it",
-    "change.revised": "made a new revision", "change.review_started": "put it on the agenda",
-    "change.withdrawn": "withdrew it", "change.decided": "recorded the decision", "change.scheduled": "scheduled it",
-    "change.implementation_started": "started the deployment", "change.implementation_finished": "finished it",
-    "change.closed": "closed it", "change.retrospective_reviewed": "recorded the retrospective review",
-    "vote.cast": "voted", "vote.voided": "voided earlier votes by revising", "condition.satisfied": "met a condition",
-    "attachment.added": "attached a file", "policy.refused": "was refused",
+    "change.created": "filed the change",
+    "change.updated": "edited the packet",
+    "change.submitted": "submitted it",
+    "change.revised": "made a new revision",
+    "change.review_started": "put it on the agenda",
+    "change.withdrawn": "withdrew it",
+    "change.decided": "recorded the decision",
+    "change.scheduled": "scheduled it",
+    "change.implementation_started": "started the deployment",
+    "change.implementation_finished": "finished it",
+    "change.closed": "closed it",
+    "change.retrospective_reviewed": "recorded the retrospective review",
+    "vote.cast": "voted",
+    "vote.voided": "voided earlier votes by revising",
+    "condition.satisfied": "met a condition",
+    "attachment.added": "attached a file",
+    "policy.refused": "was refused",
     "change.schedule_overridden": "overrode the scheduling rules",
     "change.schedule_conflict": "found that it no longer fits its slot",
     "change.schedule_conflict_cleared": "found that it fits its slot again",
@@ -96,14 +132,19 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can = abilities(request.user, change)
     revision = change.current_revision
     context = {
-        "nav": "changes", "change": change, "can": can, "revision": revision,
+        "nav": "changes",
+        "change": change,
+        "can": can,
+        "revision": revision,
         "revisions": list(change.revisions.select_related("created_by")),
         "votes": change.votes.select_related("voter", "revision").order_by("created_at"),
         "decisions": change.decisions.select_related("decided_by", "revision").prefetch_related("conditions"),
         "attachments": change.attachments.select_related("uploaded_by"),
         "timeline": _timeline(change),
-        "risk_rows": [(q["label"], change.risk_answers.get(key, "not answered").replace("_", " "))
-                      for key, q in risk.QUESTIONS.items()],
+        "risk_rows": [
+            (q["label"], change.risk_answers.get(key, "not answered").replace("_", " "))
+            for key, q in risk.QUESTIONS.items()
+        ],
         "missing": services.entry_criteria(change) if change.status == Status.DRAFT else {},
         "tally": services.tally(change) if change.status in REVIEW_STATES else None,
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
@@ -137,31 +178,47 @@ def revision_diff(request: HttpRequest, pk: int) -> HttpResponse:
     except (ValueError, KeyError):
         raise Http404("No such revision.") from None
     flat_a, flat_b = _flatten(left.content), _flatten(right.content)
-    rows = [{"field": key, "old": flat_a.get(key), "new": flat_b.get(key)}
-            for key in sorted(set(flat_a) | set(flat_b)) if flat_a.get(key) != flat_b.get(key)]
+    rows = [
+        {"field": key, "old": flat_a.get(key), "new": flat_b.get(key)}
+        for key in sorted(set(flat_a) | set(flat_b))
+        if flat_a.get(key) != flat_b.get(key)
+    ]
     template = "ccb/partials/diff.html" if request.headers.get("HX-Request") else "ccb/revision_diff.html"
-    return render(request, template, {"nav": "changes", "change": change, "left": left, "right": right,
-                                      "rows": rows, "numbers": numbers})
+    return render(
+        request,
+        template,
+        {"nav": "changes", "change": change, "left": left, "right": right, "rows": rows, "numbers": numbers},
+    )
 
 
 def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
     revision = change.current_revision
-    return {"change": change, "can": abilities(request.user, change), "tally": services.tally(change),
-            "votes": change.votes.filter(revision=revision).select_related("voter"),
-            "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}), "decide_form": DecideForm()}
+    return {
+        "change": change,
+        "can": abilities(request.user, change),
+        "tally": services.tally(change),
+        "votes": change.votes.filter(revision=revision).select_related("voter"),
+        "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}),
+        "decide_form": DecideForm(),
+    }
 
 
 @login_required
 def agenda(request: HttpRequest, slug: str) -> HttpResponse:
     board = selectors.agenda_board(user=request.user, slug=slug)
-    changes = (ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES)
-               .select_related("board", "requester", "implementer", "current_revision")
-               .prefetch_related("services").order_by("submitted_at"))
-    decided = (ChangeRequest.objects.filter(board=board, decided_at__isnull=False)
-               .select_related("requester").order_by("-decided_at")[:10])
+    changes = (
+        ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES)
+        .select_related("board", "requester", "implementer", "current_revision")
+        .prefetch_related("services")
+        .order_by("submitted_at")
+    )
+    decided = (
+        ChangeRequest.objects.filter(board=board, decided_at__isnull=False)
+        .select_related("requester")
+        .order_by("-decided_at")[:10]
+    )
     items = [agenda_item_context(request, change) for change in changes]
-    return render(request, "ccb/agenda.html", {"nav": "agenda", "board": board, "items": items,
-                                               "decided": decided})
+    return render(request, "ccb/agenda.html", {"nav": "agenda", "board": board, "items": items, "decided": decided})
 
 
 @login_required
@@ -177,8 +234,11 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     head = AuditEvent.objects.order_by("-seq").values("seq", "hash", "at").first()
-    return render(request, "ccb/audit.html", {"nav": "audit", "form": form, "page": page, "head": head,
-                                              "querystring": params.urlencode()})
+    return render(
+        request,
+        "ccb/audit.html",
+        {"nav": "audit", "form": form, "page": page, "head": head, "querystring": params.urlencode()},
+    )
 
 
 @login_required

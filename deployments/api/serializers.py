@@ -11,8 +11,18 @@ class RunbookVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RunbookVersion
-        fields = ["id", "number", "content_hash", "document", "source_yaml", "created_by", "created_at",
-                  "approved_by", "approved_at", "estimated_minutes"]
+        fields = [
+            "id",
+            "number",
+            "content_hash",
+            "document",
+            "source_yaml",
+            "created_by",
+            "created_at",
+            "approved_by",
+            "approved_at",
+            "estimated_minutes",
+        ]
 
 
 class RunbookSerializer(serializers.ModelSerializer):

@@ -23,8 +23,9 @@ class RunbookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer = s.RunbookCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = services.runbook_create(actor=request.user, **serializer.validated_data)
-        return Response(s.RunbookSerializer(self.get_queryset().get(pk=version.runbook_id)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.RunbookSerializer(self.get_queryset().get(pk=version.runbook_id)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=s.RunbookVersionCreateSerializer, responses={201: s.RunbookVersionSerializer})
     @action(detail=True, methods=["post"])
@@ -32,8 +33,9 @@ class RunbookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         runbook = self.get_object()
         serializer = s.RunbookVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = services.runbook_version_create(actor=request.user, runbook_id=runbook.pk,
-                                                  **serializer.validated_data)
+        version = services.runbook_version_create(
+            actor=request.user, runbook_id=runbook.pk, **serializer.validated_data
+        )
         return Response(s.RunbookVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.RunbookVersionSerializer)

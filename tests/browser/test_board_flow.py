@@ -22,11 +22,15 @@ def fill_packet(page, tmp_path, board, runbook):
     page.get_by_label("API (Production CCB)").check()
     page.get_by_label("Users affected").fill("12000")
     page.get_by_label("Expected downtime (minutes)").fill("0")
-    answers = {"Does the change alter what customers see or use?": "no", "What interruption does it cause?": "none",
-               "Does it change or migrate stored data?": "no", "How much of the platform can it affect?": "one_service",
-               "Has the rollback been rehearsed in a test environment?": "yes",
-               "Has a change like this been made here before?": "routine",
-               "Does it touch authentication, secrets or access control?": "no"}
+    answers = {
+        "Does the change alter what customers see or use?": "no",
+        "What interruption does it cause?": "none",
+        "Does it change or migrate stored data?": "no",
+        "How much of the platform can it affect?": "one_service",
+        "Has the rollback been rehearsed in a test environment?": "yes",
+        "Has a change like this been made here before?": "routine",
+        "Does it touch authentication, secrets or access control?": "no",
+    }
     for label, value in answers.items():
         page.get_by_label(label).select_option(value)
     page.get_by_label("Cost").fill("4200")
@@ -55,8 +59,9 @@ def vote_on_agenda(page, change, decision="Approve"):
     expect(card.get_by_role("button", name=f"Vote on {change.reference}")).to_have_count(0)
 
 
-def test_requester_files_and_submits_and_the_board_approves(sign_in, board, service_map, runbook, people,
-                                                            admin_user, tmp_path):
+def test_requester_files_and_submits_and_the_board_approves(
+    sign_in, board, service_map, runbook, people, admin_user, tmp_path
+):
     services.board_save(actor=admin_user, board=board, data={"min_approvals": 4})
     alice = sign_in("alice")
     alice.get_by_role("link", name="File a change").first.click()
@@ -102,9 +107,15 @@ def test_a_requester_sees_no_vote_button_and_a_forged_vote_is_refused(sign_in, s
     expect(alice.get_by_role("heading", name=submitted.title)).to_be_visible()
     expect(alice.get_by_role("button", name=re.compile("vote", re.I))).to_have_count(0)
     token = next(c["value"] for c in alice.context.cookies() if c["name"] == "csrftoken")
-    response = alice.request.post(f"/changes/{submitted.pk}/vote/", form={
-        "decision": "approve", "revision_hash": submitted.current_revision.content_hash,
-        "csrfmiddlewaretoken": token}, headers={"X-CSRFToken": token, "Referer": alice.url})
+    response = alice.request.post(
+        f"/changes/{submitted.pk}/vote/",
+        form={
+            "decision": "approve",
+            "revision_hash": submitted.current_revision.content_hash,
+            "csrfmiddlewaretoken": token,
+        },
+        headers={"X-CSRFToken": token, "Referer": alice.url},
+    )
     assert response.status == 403
     assert "requester_cannot_vote" in response.text()
     assert not submitted.votes.exists()
@@ -137,22 +148,38 @@ def test_an_auditor_browses_and_filters_the_trail_and_can_change_nothing(sign_in
     expect(grace.get_by_role("button", name=re.compile("vote", re.I))).to_have_count(0)
 
 
-MAIN_PAGES = ["/accounts/login/", "/", "/changes/", "/changes/new/", "/changes/{pk}/", "/changes/{pk}/diff/?a=1&b=2",
-              "/boards/production-ccb/agenda/", "/audit/", "/calendar/", "/calendar/?view=week", "/calendar/windows/"]
+MAIN_PAGES = [
+    "/accounts/login/",
+    "/",
+    "/changes/",
+    "/changes/new/",
+    "/changes/{pk}/",
+    "/changes/{pk}/diff/?a=1&b=2",
+    "/boards/production-ccb/agenda/",
+    "/audit/",
+    "/calendar/",
+    "/calendar/?view=week",
+    "/calendar/windows/",
+]
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["laptop", "phone"])
-def test_main_pages_have_no_serious_accessibility_violations(sign_in, chromium, live_server, submitted, people,
-                                                             width):
+def test_main_pages_have_no_serious_accessibility_violations(sign_in, chromium, live_server, submitted, people, width):
     services.change_request_update(change_id=submitted.pk, actor=people["alice"], data={"rollback_minutes": 15})
-    pages = {"alice": sign_in("alice", viewport={"width": width, "height": 900}),
-             "erin": sign_in("erin", viewport={"width": width, "height": 900}),
-             "grace": sign_in("grace", viewport={"width": width, "height": 900})}
+    pages = {
+        "alice": sign_in("alice", viewport={"width": width, "height": 900}),
+        "erin": sign_in("erin", viewport={"width": width, "height": 900}),
+        "grace": sign_in("grace", viewport={"width": width, "height": 900}),
+    }
     anonymous = chromium.new_context(base_url=live_server.url, viewport={"width": width, "height": 900}).new_page()
     found = {}
     for path in MAIN_PAGES:
-        page = {"/accounts/login/": anonymous, "/boards/production-ccb/agenda/": pages["erin"],
-                "/calendar/windows/": pages["erin"], "/audit/": pages["grace"]}.get(path, pages["alice"])
+        page = {
+            "/accounts/login/": anonymous,
+            "/boards/production-ccb/agenda/": pages["erin"],
+            "/calendar/windows/": pages["erin"],
+            "/audit/": pages["grace"],
+        }.get(path, pages["alice"])
         url = path.format(pk=submitted.pk)
         response = page.goto(url)
         assert response.status == 200, url

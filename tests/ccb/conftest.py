@@ -15,11 +15,31 @@ def in_window(days: int = 2, hour: int = 10) -> datetime:
     return (timezone.now() + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
-def window(actor, service, *, name="Daytime", environment="production", time_zone="UTC",
-           dtstart=datetime(2020, 1, 1, 6, 0), duration_minutes=16 * 60, rrule="FREQ=DAILY", exdates=()):
-    return services.maintenance_window_save(actor=actor, data={
-        "service": service, "environment": environment, "name": name, "time_zone": time_zone, "dtstart": dtstart,
-        "duration_minutes": duration_minutes, "rrule": rrule, "exdates": list(exdates)})
+def window(
+    actor,
+    service,
+    *,
+    name="Daytime",
+    environment="production",
+    time_zone="UTC",
+    dtstart=datetime(2020, 1, 1, 6, 0),
+    duration_minutes=16 * 60,
+    rrule="FREQ=DAILY",
+    exdates=(),
+):
+    return services.maintenance_window_save(
+        actor=actor,
+        data={
+            "service": service,
+            "environment": environment,
+            "name": name,
+            "time_zone": time_zone,
+            "dtstart": dtstart,
+            "duration_minutes": duration_minutes,
+            "rrule": rrule,
+            "exdates": list(exdates),
+        },
+    )
 
 
 @pytest.fixture
@@ -38,8 +58,11 @@ def book(change, start, actor, **kw):
 
 
 def freeze(actor, *, start, end, board=None, svcs=None, name="Release freeze", reason="Peak trading.", env=""):
-    return services.freeze_save(actor=actor, services=svcs, data={"name": name, "reason": reason, "board": board,
-                                                                   "start": start, "end": end, "environment": env})
+    return services.freeze_save(
+        actor=actor,
+        services=svcs,
+        data={"name": name, "reason": reason, "board": board, "start": start, "end": end, "environment": env},
+    )
 
 
 @pytest.fixture

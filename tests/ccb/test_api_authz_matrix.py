@@ -38,8 +38,15 @@ from deployments import services as runbook_services
 from ..conftest import RUNBOOK_YAML, pdf_upload
 
 PERSONAS = ("anonymous", "requester", "member", "chair", "implementer", "auditor", "outsider")
-USERNAME = {"anonymous": None, "requester": "alice", "member": "bob", "chair": "erin", "implementer": "frank",
-            "auditor": "grace", "outsider": "oscar"}
+USERNAME = {
+    "anonymous": None,
+    "requester": "alice",
+    "member": "bob",
+    "chair": "erin",
+    "implementer": "frank",
+    "auditor": "grace",
+    "outsider": "oscar",
+}
 PASSWORD = "pw-for-tests"  # tests/factories.py
 IGNORED_METHODS = {"OPTIONS", "HEAD"}
 # A plain Django function view does not say which methods it takes: every one must be decided.
@@ -211,8 +218,11 @@ def test_every_api_route_has_an_authorization_decision():
     stale = sorted(set(EXPECTED) - set(ROUTES))
     problems = [f"  no expectation for {key[1]} {ROUTES[key]} (route {key[0]!r})" for key in missing]
     problems += [f"  expectation for {key[1]} {key[0]!r}, which the resolver no longer has" for key in stale]
-    problems += [f"  KNOWN_VIOLATIONS entry {key} has no matrix case" for key in KNOWN_VIOLATIONS
-                 if key[:2] not in EXPECTED or key[2] not in PERSONAS]
+    problems += [
+        f"  KNOWN_VIOLATIONS entry {key} has no matrix case"
+        for key in KNOWN_VIOLATIONS
+        if key[:2] not in EXPECTED or key[2] not in PERSONAS
+    ]
     assert not problems, "The API authorization matrix is out of date:\n" + "\n".join(problems)
 
 
@@ -268,49 +278,92 @@ class World:
 
     @property
     def template(self):
-        return self._once("template", lambda: services.template_save(
-            actor=self.fixture("admin_user"),
-            data={"board": self.board, "name": "Weekly patch", "environment": "production",
-                  "runbook_version": self.runbook_version, "max_risk": "low"},
-            services=[self.service]))
+        return self._once(
+            "template",
+            lambda: services.template_save(
+                actor=self.fixture("admin_user"),
+                data={
+                    "board": self.board,
+                    "name": "Weekly patch",
+                    "environment": "production",
+                    "runbook_version": self.runbook_version,
+                    "max_risk": "low",
+                },
+                services=[self.service],
+            ),
+        )
 
     @property
     def emergency_change(self):
         def build():
             change = self.fixture("make_change")(change_type="emergency", title="Hotfix the fraud model")
             return services.change_request_submit(change_id=change.pk, actor=self.people["alice"])
+
         return self._once("emergency", build)
 
     @property
     def conditional_change(self):
         def build():
             change = self.change
-            services.change_request_decide(change_id=change.pk, actor=self.people["erin"],
-                                           outcome="approved_with_conditions", rationale="Watch the canary.",
-                                           conditions=[{"text": "Page the on-call before the canary."}])
+            services.change_request_decide(
+                change_id=change.pk,
+                actor=self.people["erin"],
+                outcome="approved_with_conditions",
+                rationale="Watch the canary.",
+                conditions=[{"text": "Page the on-call before the canary."}],
+            )
             return change
+
         return self._once("conditional", build)
 
     @property
     def unapproved_runbook(self):
-        return self._once("unapproved_runbook", lambda: runbook_services.runbook_create(
-            actor=self.people["frank"], board=self.board, name="Blue-green", description="",
-            source_yaml=RUNBOOK_YAML).runbook)
+        return self._once(
+            "unapproved_runbook",
+            lambda: (
+                runbook_services.runbook_create(
+                    actor=self.people["frank"],
+                    board=self.board,
+                    name="Blue-green",
+                    description="",
+                    source_yaml=RUNBOOK_YAML,
+                ).runbook
+            ),
+        )
 
     @property
     def window(self):
-        return self._once("window", lambda: services.maintenance_window_save(
-            actor=self.fixture("admin_user"),
-            data={"service": self.service, "environment": "production", "name": "Sunday night",
-                  "time_zone": "Europe/London", "dtstart": datetime(2026, 3, 1, 1, 0), "duration_minutes": 240,
-                  "rrule": "FREQ=WEEKLY;BYDAY=SU"}))
+        return self._once(
+            "window",
+            lambda: services.maintenance_window_save(
+                actor=self.fixture("admin_user"),
+                data={
+                    "service": self.service,
+                    "environment": "production",
+                    "name": "Sunday night",
+                    "time_zone": "Europe/London",
+                    "dtstart": datetime(2026, 3, 1, 1, 0),
+                    "duration_minutes": 240,
+                    "rrule": "FREQ=WEEKLY;BYDAY=SU",
+                },
+            ),
+        )
 
     @property
     def freeze(self):
-        return self._once("freeze", lambda: services.freeze_save(
-            actor=self.fixture("admin_user"),
-            data={"name": "Year-end", "reason": "Trading peak.", "board": self.board,
-                  "start": timezone.now() + timedelta(days=30), "end": timezone.now() + timedelta(days=40)}))
+        return self._once(
+            "freeze",
+            lambda: services.freeze_save(
+                actor=self.fixture("admin_user"),
+                data={
+                    "name": "Year-end",
+                    "reason": "Trading peak.",
+                    "board": self.board,
+                    "start": timezone.now() + timedelta(days=30),
+                    "end": timezone.now() + timedelta(days=40),
+                },
+            ),
+        )
 
     @property
     def calendar_token(self):
@@ -344,9 +397,14 @@ def _url_kwargs(route, pattern, w):
                 else:
                     value = w.change.runbook_version.runbook_id  # the runbook alice's change runs
             else:
-                make = {"board": lambda: w.board.pk, "service": lambda: w.service.pk,
-                        "template": lambda: w.template.pk, "audit": lambda: w.audit_seq,
-                        "window": lambda: w.window.pk, "freeze": lambda: w.freeze.pk}.get(basename)
+                make = {
+                    "board": lambda: w.board.pk,
+                    "service": lambda: w.service.pk,
+                    "template": lambda: w.template.pk,
+                    "audit": lambda: w.audit_seq,
+                    "window": lambda: w.window.pk,
+                    "freeze": lambda: w.freeze.pk,
+                }.get(basename)
                 if make is None:
                     pytest.fail(f"{route}: no object for its pk; teach _url_kwargs which object {basename} is")
                 value = make()
@@ -374,18 +432,26 @@ BODIES = {
     ("api-token", "POST"): (lambda w: {"username": "alice", "password": PASSWORD}, "json"),
     ("board-list", "POST"): (lambda w: {"name": "Mobile CCB", "slug": "mobile-ccb"}, "json"),
     ("board-detail", "PATCH"): (lambda w: {"description": "Edited."}, "json"),
-    ("service-list", "POST"): (lambda w: {"name": "Payments", "slug": "payments", "board": w.board.pk,
-                                          "criticality": "tier2"}, "json"),
+    ("service-list", "POST"): (
+        lambda w: {"name": "Payments", "slug": "payments", "board": w.board.pk, "criticality": "tier2"},
+        "json",
+    ),
     ("service-detail", "PATCH"): (lambda w: {"description": "Edited."}, "json"),
-    ("template-list", "POST"): (lambda w: {"board": w.board.pk, "name": "Rotate certificates",
-                                           "environment": "production", "max_risk": "low",
-                                           "runbook_version": w.runbook_version.pk, "services": [w.service.slug]},
-                                          "json"),
+    ("template-list", "POST"): (
+        lambda w: {
+            "board": w.board.pk,
+            "name": "Rotate certificates",
+            "environment": "production",
+            "max_risk": "low",
+            "runbook_version": w.runbook_version.pk,
+            "services": [w.service.slug],
+        },
+        "json",
+    ),
     ("template-detail", "PATCH"): (lambda w: {"description": "Edited."}, "json"),
     ("change-list", "POST"): (lambda w: {"board": w.board.pk, "title": "Rotate the signing keys"}, "json"),
     ("change-detail", "PATCH"): (lambda w: {"summary": "Canary the new model, slowly."}, "json"),
-    ("change-attachments", "POST"): (lambda w: {"file": pdf_upload("evidence.pdf"), "kind": "evidence"},
-                                     "multipart"),
+    ("change-attachments", "POST"): (lambda w: {"file": pdf_upload("evidence.pdf"), "kind": "evidence"}, "multipart"),
     ("change-submit", "POST"): (lambda w: {}, "json"),
     ("change-revise", "POST"): (lambda w: {}, "json"),
     ("change-withdraw", "POST"): (lambda w: {"reason": "No longer needed."}, "json"),
@@ -394,26 +460,49 @@ BODIES = {
     ("change-decide", "POST"): (lambda w: {"outcome": "approved", "rationale": "Low risk, rehearsed."}, "json"),
     ("change-satisfy-condition", "POST"): (lambda w: {"evidence": "https://oncall.example.com/page/1"}, "json"),
     ("change-schedule", "POST"): (lambda w: {"planned_start": _soon(2)}, "json"),
-    ("window-list", "POST"): (lambda w: {"service": w.service.slug, "environment": "production",
-                                         "name": "Tuesday night", "time_zone": "Europe/London",
-                                         "dtstart": "2026-03-03T22:00", "duration_minutes": 240,
-                                         "rrule": "FREQ=WEEKLY;BYDAY=TU", "exdates": ["2026-12-29"]}, "json"),
+    ("window-list", "POST"): (
+        lambda w: {
+            "service": w.service.slug,
+            "environment": "production",
+            "name": "Tuesday night",
+            "time_zone": "Europe/London",
+            "dtstart": "2026-03-03T22:00",
+            "duration_minutes": 240,
+            "rrule": "FREQ=WEEKLY;BYDAY=TU",
+            "exdates": ["2026-12-29"],
+        },
+        "json",
+    ),
     ("window-detail", "PATCH"): (lambda w: {"description": "Edited."}, "json"),
     ("window-detail", "DELETE"): (lambda w: {}, "json"),
-    ("freeze-list", "POST"): (lambda w: {"name": "Quarter close", "reason": "Finance closes the books.",
-                                         "board": w.board.pk, "services": [w.service.slug], "start": _soon(60),
-                                         "end": _soon(63)}, "json"),
+    ("freeze-list", "POST"): (
+        lambda w: {
+            "name": "Quarter close",
+            "reason": "Finance closes the books.",
+            "board": w.board.pk,
+            "services": [w.service.slug],
+            "start": _soon(60),
+            "end": _soon(63),
+        },
+        "json",
+    ),
     ("freeze-detail", "PATCH"): (lambda w: {"reason": "Trading peak, extended."}, "json"),
     ("freeze-detail", "DELETE"): (lambda w: {}, "json"),
     ("calendar-token", "POST"): (lambda w: {}, "json"),
     ("calendar-token", "DELETE"): (lambda w: {}, "json"),
     ("change-implement", "POST"): (lambda w: {}, "json"),
     ("change-finish", "POST"): (lambda w: {"outcome": "completed", "notes": "Done."}, "json"),
-    ("change-close", "POST"): (lambda w: {"review": "Went to plan.", "smoke_tests_passed": True,
-                                          "monitoring_normal": True, "notifications_sent": True}, "json"),
+    ("change-close", "POST"): (
+        lambda w: {
+            "review": "Went to plan.",
+            "smoke_tests_passed": True,
+            "monitoring_normal": True,
+            "notifications_sent": True,
+        },
+        "json",
+    ),
     ("change-retrospective", "POST"): (lambda w: {"notes": "The board reviewed the hotfix."}, "json"),
-    ("runbook-list", "POST"): (lambda w: {"board": w.board.pk, "name": "Linear", "source_yaml": RUNBOOK_YAML},
-                               "json"),
+    ("runbook-list", "POST"): (lambda w: {"board": w.board.pk, "name": "Linear", "source_yaml": RUNBOOK_YAML}, "json"),
     ("runbook-versions", "POST"): (lambda w: {"source_yaml": RUNBOOK_YAML}, "json"),
     ("runbook-approve", "POST"): (lambda w: {}, "json"),
 }
@@ -457,8 +546,10 @@ def test_authorization_matrix(route, method, persona, request, api):
         pytest.fail(f"No authorization decision for {method} {ROUTES[key]}: add a row to the matrix.")
     expected = EXPECTED[key][persona]
     if method != "GET" and key not in BODIES:
-        pytest.fail(f"No request body for {method} {route}: add one to BODIES that an allowed persona "
-                    "could act on, so that a 400 cannot pass for an authorization decision.")
+        pytest.fail(
+            f"No request body for {method} {route}: add one to BODIES that an allowed persona "
+            "could act on, so that a 400 cannot pass for an authorization decision."
+        )
 
     w = World(request)
     people = w.people
@@ -486,25 +577,30 @@ def test_authorization_matrix(route, method, persona, request, api):
 
     assert status_code < 500, f"{method} {url} as {persona}: {status_code} {body[:500]!r}"
     got = _outcome(status_code)
-    assert got == expected, (f"{method} {url} as {persona} ({USERNAME[persona]}): expected "
-                             f"{'allowed' if expected == 'ok' else expected}, got {status_code} {body[:500]!r}")
+    assert got == expected, (
+        f"{method} {url} as {persona} ({USERNAME[persona]}): expected "
+        f"{'allowed' if expected == 'ok' else expected}, got {status_code} {body[:500]!r}"
+    )
     if status_code == 403:
         rule = response.json().get("rule")
         assert rule, f"{method} {url} as {persona}: a 403 without the rule's name: {body!r}"
         assert _refusals().count(rule) == refusals_before.count(rule) + 1, (
-            f"{method} {url} as {persona}: the refusal {rule!r} wrote no audit event")
+            f"{method} {url} as {persona}: the refusal {rule!r} wrote no audit event"
+        )
     if listed_pk is not None and got == "ok":
         visible = EXPECTED[detail][persona] == "ok"
         ids = _list_ids(response.json())
         assert (listed_pk in ids) == visible, (
             f"GET {url} as {persona}: object {listed_pk} {'missing from' if visible else 'leaks into'} the list "
-            f"(its detail route answers {EXPECTED[detail][persona]})")
+            f"(its detail route answers {EXPECTED[detail][persona]})"
+        )
 
 
 # The rows where every persona is refused must not pass only because the route refuses everyone:
 # an administrator gets through each of them.
-ADMIN_ONLY = sorted(key for key, row in EXPECTED.items()
-                    if set(row.values()) <= {"401", "403", "404"} and row["anonymous"] == "401")
+ADMIN_ONLY = sorted(
+    key for key, row in EXPECTED.items() if set(row.values()) <= {"401", "403", "404"} and row["anonymous"] == "401"
+)
 
 
 @pytest.mark.django_db
@@ -516,7 +612,6 @@ def test_an_administrator_passes_where_every_persona_is_refused(route, method, r
     build, fmt = BODIES[(route, method)]
     response = getattr(api(w.fixture("admin_user")), method.lower())(url, build(w), format=fmt)
     assert 200 <= response.status_code < 300, response.content
-
 
 
 # --- beyond the single-board matrix: a role on another board grants nothing on this one ------------
@@ -538,10 +633,12 @@ def other_board(admin_user, people, board):
 
 @pytest.mark.django_db
 def test_a_chair_cannot_take_over_another_boards_template(api, board, other_board, admin_user, people, runbook):
-    template = services.template_save(actor=admin_user, data={"board": board, "name": "Weekly patch",
-                                                              "runbook_version": runbook, "max_risk": "low"})
-    r = api(people["oscar"]).patch(f"/api/v1/templates/{template.pk}/",
-                                   {"board": other_board.pk, "max_risk": "critical"}, format="json")
+    template = services.template_save(
+        actor=admin_user, data={"board": board, "name": "Weekly patch", "runbook_version": runbook, "max_risk": "low"}
+    )
+    r = api(people["oscar"]).patch(
+        f"/api/v1/templates/{template.pk}/", {"board": other_board.pk, "max_risk": "critical"}, format="json"
+    )
     assert r.status_code == 403, r.content
     assert r.json()["rule"] == "board_admin_only"
     template.refresh_from_db()

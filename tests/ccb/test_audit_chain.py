@@ -47,9 +47,14 @@ def test_recording_outside_a_transaction_is_refused():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("statement", ["UPDATE ccb_auditevent SET data = '{}' WHERE seq = 2",
-                                       "DELETE FROM ccb_auditevent WHERE seq = 2",
-                                       "DELETE FROM ccb_auditevent"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ccb_auditevent SET data = '{}' WHERE seq = 2",
+        "DELETE FROM ccb_auditevent WHERE seq = 2",
+        "DELETE FROM ccb_auditevent",
+    ],
+)
 def test_database_refuses_update_and_delete(statement):
     append(3)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
@@ -72,8 +77,13 @@ def test_sqlite_triggers_refuse_update_and_delete(tmp_path, django_db_blocker):
     """The SQLite triggers the migration installs, on a SQLite database of their own (CI runs on PostgreSQL)."""
     from django.conf import settings
 
-    params = {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3",
-              "NAME": str(tmp_path / "audit.sqlite3"), "OPTIONS": {}, "TEST": {}}
+    params = {
+        **settings.DATABASES["default"],
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(tmp_path / "audit.sqlite3"),
+        "OPTIONS": {},
+        "TEST": {},
+    }
     params.setdefault("TIME_ZONE", None)
     params.setdefault("CONN_HEALTH_CHECKS", False)
     params.setdefault("AUTOCOMMIT", True)
@@ -98,16 +108,29 @@ def _exercise_sqlite_triggers(lite):
         with lite.cursor() as cursor:
             for seq in (1, 2, 3):
                 at = timezone.now()
-                digest = audit.compute_hash(prev_hash=prev, seq=seq, at=at, actor_id=None, actor_name="system",
-                                            action="test.event", target_type="", target_id="", data="{}")
+                digest = audit.compute_hash(
+                    prev_hash=prev,
+                    seq=seq,
+                    at=at,
+                    actor_id=None,
+                    actor_name="system",
+                    action="test.event",
+                    target_type="",
+                    target_id="",
+                    data="{}",
+                )
                 cursor.execute(
                     "INSERT INTO ccb_auditevent (seq, at, actor_id, actor_name, action, target_type, target_id, "
                     "data, prev_hash, hash) VALUES (%s, %s, NULL, 'system', 'test.event', '', '', '{}', %s, %s)",
-                    [seq, lite.ops.adapt_datetimefield_value(at), prev, digest])
+                    [seq, lite.ops.adapt_datetimefield_value(at), prev, digest],
+                )
                 prev = digest
         assert audit.verify(connection=lite).ok
-        for statement in ("UPDATE ccb_auditevent SET action = 'forged' WHERE seq = 2",
-                          "DELETE FROM ccb_auditevent WHERE seq = 3", "DELETE FROM ccb_auditevent"):
+        for statement in (
+            "UPDATE ccb_auditevent SET action = 'forged' WHERE seq = 2",
+            "DELETE FROM ccb_auditevent WHERE seq = 3",
+            "DELETE FROM ccb_auditevent",
+        ):
             with pytest.raises(DatabaseError, match="append-only"), lite.cursor() as cursor:
                 cursor.execute(statement)
         with lite.cursor() as cursor:
@@ -146,9 +169,17 @@ def test_audit_verify_names_a_missing_seq():
 @pytest.mark.django_db
 def test_a_rehashed_forgery_still_breaks_the_next_link():
     events = append(4)
-    forged = audit.compute_hash(prev_hash=events[1].prev_hash, seq=2, at=events[1].at, actor_id=None,
-                                actor_name="system", action="test.event", target_type="", target_id="",
-                                data='{"i":1,"text":"forged"}')
+    forged = audit.compute_hash(
+        prev_hash=events[1].prev_hash,
+        seq=2,
+        at=events[1].at,
+        actor_id=None,
+        actor_name="system",
+        action="test.event",
+        target_type="",
+        target_id="",
+        data='{"i":1,"text":"forged"}',
+    )
     tamper("UPDATE ccb_auditevent SET data = %s, hash = %s WHERE seq = %s", ['{"i":1,"text":"forged"}', forged, 2])
     result = audit.verify()
     assert (result.ok, result.first_bad_seq) == (False, 3)
@@ -185,12 +216,31 @@ def test_the_hashed_body_is_the_canonical_json_of_the_event():
     for name in ["plain", 'quote " and \\ backslash', "ünïcode ✓ 🚀", "\x00\x1f\n\t", "</script>"]:
         for actor_id in (None, 7):
             data = audit.canonical_json({"k": name, "n": [1, 2]})
-            expected = json.dumps({"seq": 12, "at": "2026-03-29T01:30:00.000005Z", "actor": actor_id,
-                                   "actor_name": name, "action": f"x.{name}", "target_type": name,
-                                   "target_id": name, "data": json.loads(data)},
-                                  sort_keys=True, separators=(",", ":"))
-            digest = audit.compute_hash(prev_hash="a" * 64, seq=12, at=at, actor_id=actor_id, actor_name=name,
-                                        action=f"x.{name}", target_type=name, target_id=name, data=data)
+            expected = json.dumps(
+                {
+                    "seq": 12,
+                    "at": "2026-03-29T01:30:00.000005Z",
+                    "actor": actor_id,
+                    "actor_name": name,
+                    "action": f"x.{name}",
+                    "target_type": name,
+                    "target_id": name,
+                    "data": json.loads(data),
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            digest = audit.compute_hash(
+                prev_hash="a" * 64,
+                seq=12,
+                at=at,
+                actor_id=actor_id,
+                actor_name=name,
+                action=f"x.{name}",
+                target_type=name,
+                target_id=name,
+                data=data,
+            )
             body_data = json.loads(expected)["data"]
             assert body_data == json.loads(data)
             # the data member is embedded as stored (non-ASCII kept), the other strings ASCII-escaped

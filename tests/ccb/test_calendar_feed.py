@@ -39,8 +39,9 @@ def events(response):
 
 def test_the_feed_lists_windows_freezes_and_booked_changes(approved_on, people, windows, board, feed_url):
     change = book(approved_on("api", title="Enable fraud model v3"), at(10), people["frank"])
-    f = freeze(people["erin"], board=board, start=at(0, days=20), end=at(0, days=22), name="Year-end",
-               reason="Trading peak.")
+    f = freeze(
+        people["erin"], board=board, start=at(0, days=20), end=at(0, days=22), name="Year-end", reason="Trading peak."
+    )
     found = events(fetch(feed_url("alice")))
 
     event = found[f"change-{change.pk}@ccb"]
@@ -62,10 +63,18 @@ def test_the_feed_lists_windows_freezes_and_booked_changes(approved_on, people, 
 
 def test_window_occurrences_in_the_feed_follow_daylight_saving(people, service_map):
     """Rendered for 20 March 2026, the feed spans the night London's clocks go forward (29 March)."""
-    sunday = window(people["erin"], service_map["api"], name="Sunday night", time_zone="Europe/London",
-                    dtstart=datetime(2020, 1, 5, 1, 30), duration_minutes=240, rrule="FREQ=WEEKLY;BYDAY=SU")
-    body = ical.render(title="t", stamp=datetime(2026, 3, 20, tzinfo=UTC), windows=[sunday], freezes=[], changes=[],
-                       change_link=str)
+    sunday = window(
+        people["erin"],
+        service_map["api"],
+        name="Sunday night",
+        time_zone="Europe/London",
+        dtstart=datetime(2020, 1, 5, 1, 30),
+        duration_minutes=240,
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+    )
+    body = ical.render(
+        title="t", stamp=datetime(2026, 3, 20, tzinfo=UTC), windows=[sunday], freezes=[], changes=[], change_link=str
+    )
     found = {e.decoded("dtstart"): e.decoded("dtend") for e in Calendar.from_ical(body).walk("VEVENT")}
     assert found[datetime(2026, 3, 22, 1, 30, tzinfo=UTC)] == datetime(2026, 3, 22, 5, 30, tzinfo=UTC)  # GMT
     # 01:30 does not exist on 29 March: the occurrence starts at 02:30 BST and lasts its four hours.
@@ -100,8 +109,11 @@ def test_rotating_replaces_the_url_and_revoking_ends_it(api, people, feed_url):
     assert api(people["alice"]).delete("/api/v1/calendar/token/").status_code == 204
     assert fetch(new).status_code == 404
     assert api(people["alice"]).get("/api/v1/calendar/token/").json() == {"url": None, "created_at": None}
-    actions = list(AuditEvent.objects.filter(actor=people["alice"], action__startswith="calendar.")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(actor=people["alice"], action__startswith="calendar.").values_list(
+            "action", flat=True
+        )
+    )
     assert actions == [AuditAction.CALENDAR_TOKEN_ROTATED] * 2 + [AuditAction.CALENDAR_TOKEN_REVOKED]
     assert all(old.split("/")[-1] not in e.data for e in AuditEvent.objects.all())  # the secret is never logged
 

@@ -18,13 +18,23 @@ def test_fifty_threads_voting_and_deciding_at_once(api, submitted, people):
     jobs = []
     for i in range(50):
         if i % 10 == 9:
-            jobs.append(("erin", f"/api/v1/changes/{submitted.pk}/decide/",
-                         {"outcome": "approved", "rationale": f"chair decision {i}"}))
+            jobs.append(
+                (
+                    "erin",
+                    f"/api/v1/changes/{submitted.pk}/decide/",
+                    {"outcome": "approved", "rationale": f"chair decision {i}"},
+                )
+            )
         elif i % 10 == 8:
             jobs.append((members[i % 4], f"/api/v1/changes/{submitted.pk}/review/", {}))
         else:
-            jobs.append((members[i % 4], f"/api/v1/changes/{submitted.pk}/votes/",
-                         {"decision": "approve" if i % 3 else "reject", "comment": f"vote {i}"}))
+            jobs.append(
+                (
+                    members[i % 4],
+                    f"/api/v1/changes/{submitted.pk}/votes/",
+                    {"decision": "approve" if i % 3 else "reject", "comment": f"vote {i}"},
+                )
+            )
     for name in members:
         tokens[name] = api(people[name])  # create tokens before the threads start
     barrier = threading.Barrier(len(jobs))

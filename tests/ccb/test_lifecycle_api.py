@@ -13,14 +13,28 @@ from .conftest import in_window
 
 def _packet_json(service_slug, runbook, **over):
     body = {
-        "title": "Enable fraud model v3", "summary": "Canary the new model.", "justification": "Fewer false positives.",
-        "services": [service_slug], "environment": "production", "users_affected": 1000,
-        "expected_downtime_minutes": 0, "impact_dependencies": "none", "risk_answers": ANSWERS,
-        "roi_cost": "100.00", "roi_benefit": "1000.00", "roi_payback_months": 1,
-        "rollback_steps": "Shift the alias back.", "rollback_minutes": 5, "rollback_tested_on": "2026-11-01",
-        "open_issues_resolved": True, "test_environments_validated": True, "implementer": "frank",
-        "runbook_version": runbook.pk, "notification_audience": "affected",
-        "notification_subject": "Better fraud screening", "notification_body": "No downtime expected.",
+        "title": "Enable fraud model v3",
+        "summary": "Canary the new model.",
+        "justification": "Fewer false positives.",
+        "services": [service_slug],
+        "environment": "production",
+        "users_affected": 1000,
+        "expected_downtime_minutes": 0,
+        "impact_dependencies": "none",
+        "risk_answers": ANSWERS,
+        "roi_cost": "100.00",
+        "roi_benefit": "1000.00",
+        "roi_payback_months": 1,
+        "rollback_steps": "Shift the alias back.",
+        "rollback_minutes": 5,
+        "rollback_tested_on": "2026-11-01",
+        "open_issues_resolved": True,
+        "test_environments_validated": True,
+        "implementer": "frank",
+        "runbook_version": runbook.pk,
+        "notification_audience": "affected",
+        "notification_subject": "Better fraud screening",
+        "notification_body": "No downtime expected.",
     }
     body.update(over)
     return body
@@ -30,14 +44,17 @@ def _upload_report(client, change_id):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("validation.pdf", PDF, content_type="application/pdf")
-    return client.post(f"/api/v1/changes/{change_id}/attachments/",
-                       {"file": upload, "kind": "validation_report", "signed_by": "Quinn QA",
-                        "signed_on": "2026-11-20"}, format="multipart")
+    return client.post(
+        f"/api/v1/changes/{change_id}/attachments/",
+        {"file": upload, "kind": "validation_report", "signed_by": "Quinn QA", "signed_on": "2026-11-20"},
+        format="multipart",
+    )
 
 
 def test_normal_change_from_packet_to_closed(api, board, people, service_map, runbook, windows):
-    alice, bob, carol, erin, frank, quinn = (api(people[n]) for n in ("alice", "bob", "carol", "erin", "frank",
-                                                                      "quinn"))
+    alice, bob, carol, erin, frank, quinn = (
+        api(people[n]) for n in ("alice", "bob", "carol", "erin", "frank", "quinn")
+    )
     r = alice.post("/api/v1/changes/", {**_packet_json("api", runbook), "board": board.pk}, format="json")
     assert r.status_code == 201, r.json()
     change = r.json()
@@ -57,15 +74,19 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
     assert r.json()["status"] == "submitted" and r.json()["revision"]["number"] == 1
     revision_hash = r.json()["revision"]["content_hash"]
 
-    r = bob.post(f"/api/v1/changes/{cid}/votes/", {"decision": "approve", "revision_hash": revision_hash},
-                 format="json")
+    r = bob.post(
+        f"/api/v1/changes/{cid}/votes/", {"decision": "approve", "revision_hash": revision_hash}, format="json"
+    )
     assert r.status_code == 201, r.json()
     assert alice.get(f"/api/v1/changes/{cid}/").json()["status"] == "in_review"
     tally = bob.get(f"/api/v1/changes/{cid}/tally/").json()
     assert (tally["approvals"], tally["required"], tally["outcome"]) == (1, 2, None)
 
-    r = carol.post(f"/api/v1/changes/{cid}/votes/",
-                   {"decision": "approve", "conditions": ["Run the smoke test twice"]}, format="json")
+    r = carol.post(
+        f"/api/v1/changes/{cid}/votes/",
+        {"decision": "approve", "conditions": ["Run the smoke test twice"]},
+        format="json",
+    )
     assert r.status_code == 201
     detail = alice.get(f"/api/v1/changes/{cid}/").json()
     assert detail["status"] == "approved_with_conditions"
@@ -77,7 +98,8 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
     r = frank.post(f"/api/v1/changes/{cid}/schedule/", {"planned_start": start.isoformat()}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
     assert r.json()["planned_end"] == (start + timedelta(minutes=runbook.estimated_minutes)).isoformat().replace(
-        "+00:00", "Z")
+        "+00:00", "Z"
+    )
 
     r = frank.post(f"/api/v1/changes/{cid}/implement/")
     assert r.status_code == 409 and "Run the smoke test twice" in r.json()["detail"]
@@ -91,33 +113,59 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
 
     r = quinn.post(f"/api/v1/changes/{cid}/close/", {"review": "fine", "smoke_tests_passed": True}, format="json")
     assert r.status_code == 400 and set(r.json()) == {"monitoring_normal", "notifications_sent"}
-    r = quinn.post(f"/api/v1/changes/{cid}/close/", {"review": "fine", "smoke_tests_passed": True,
-                                                     "monitoring_normal": True, "notifications_sent": True},
-                   format="json")
+    r = quinn.post(
+        f"/api/v1/changes/{cid}/close/",
+        {"review": "fine", "smoke_tests_passed": True, "monitoring_normal": True, "notifications_sent": True},
+        format="json",
+    )
     assert r.status_code == 200 and r.json()["status"] == "closed"
 
-    actions = list(AuditEvent.objects.filter(target_type="ccb.changerequest", target_id=str(cid))
-                   .values_list("action", flat=True))
-    for expected in ("change.created", "attachment.added", "change.submitted", "change.review_started",
-                     "vote.cast", "change.decided", "change.scheduled", "condition.satisfied",
-                     "change.implementation_started", "change.implementation_finished", "change.closed"):
+    actions = list(
+        AuditEvent.objects.filter(target_type="ccb.changerequest", target_id=str(cid)).values_list("action", flat=True)
+    )
+    for expected in (
+        "change.created",
+        "attachment.added",
+        "change.submitted",
+        "change.review_started",
+        "vote.cast",
+        "change.decided",
+        "change.scheduled",
+        "condition.satisfied",
+        "change.implementation_started",
+        "change.implementation_finished",
+        "change.closed",
+    ):
         assert expected in actions
     assert audit.verify().ok
     r = erin.post(f"/api/v1/changes/{cid}/close/", {"review": "again"}, format="json")
     assert r.status_code == 409 and r.json()["status"] == "closed"
 
 
-def test_standard_change_is_approved_by_its_template_without_a_vote(api, board, people, admin_user, runbook,
-                                                                     service_map):
+def test_standard_change_is_approved_by_its_template_without_a_vote(
+    api, board, people, admin_user, runbook, service_map
+):
     template = services.template_save(
-        actor=admin_user, services=[service_map["api"]],
-        data={"board": board, "name": "Rotate certificate", "environment": "production", "runbook_version": runbook,
-              "max_risk": "low", "packet_defaults": {"summary": "Rotate the cert.", "justification": "Expiry.",
-                                                     "rollback_steps": "Re-import the old one.",
-                                                     "rollback_minutes": 5}})
+        actor=admin_user,
+        services=[service_map["api"]],
+        data={
+            "board": board,
+            "name": "Rotate certificate",
+            "environment": "production",
+            "runbook_version": runbook,
+            "max_risk": "low",
+            "packet_defaults": {
+                "summary": "Rotate the cert.",
+                "justification": "Expiry.",
+                "rollback_steps": "Re-import the old one.",
+                "rollback_minutes": 5,
+            },
+        },
+    )
     frank = api(people["alice"])
-    r = frank.post("/api/v1/changes/", {"template": template.pk, "title": "Rotate cert (Dec)", "implementer": "mia"},
-                   format="json")
+    r = frank.post(
+        "/api/v1/changes/", {"template": template.pk, "title": "Rotate cert (Dec)", "implementer": "mia"}, format="json"
+    )
     assert r.status_code == 201, r.json()
     assert r.json()["change_type"] == "standard" and r.json()["runbook_version"] == runbook.pk
     cid = r.json()["id"]
@@ -128,11 +176,16 @@ def test_standard_change_is_approved_by_its_template_without_a_vote(api, board, 
     assert frank.get(f"/api/v1/changes/{cid}/votes/").json() == []
 
 
-def test_emergency_change_needs_chair_and_one_member_then_owes_a_retrospective(api, board, people, runbook,
-                                                                              service_map):
+def test_emergency_change_needs_chair_and_one_member_then_owes_a_retrospective(
+    api, board, people, runbook, service_map
+):
     alice, bob, carol, erin = (api(people[n]) for n in ("alice", "bob", "carol", "erin"))
-    body = {**_packet_json("api", runbook), "board": board.pk, "change_type": "emergency",
-            "title": "Block credential stuffing"}
+    body = {
+        **_packet_json("api", runbook),
+        "board": board.pk,
+        "change_type": "emergency",
+        "title": "Block credential stuffing",
+    }
     cid = alice.post("/api/v1/changes/", body, format="json").json()["id"]
     # Emergency changes may go without the Phase 5 report; the retrospective catches up.
     r = alice.post(f"/api/v1/changes/{cid}/submit/")
@@ -153,8 +206,7 @@ def test_emergency_change_needs_chair_and_one_member_then_owes_a_retrospective(a
     assert alice.get(f"/api/v1/changes/{cid}/").json()["is_review_overdue"] is True
     r = bob.post(f"/api/v1/changes/{cid}/retrospective/", {"notes": "ok"}, format="json")
     assert r.status_code == 403 and r.json()["rule"] == "chair_only_decides"
-    r = erin.post(f"/api/v1/changes/{cid}/retrospective/", {"notes": "Justified; add a WAF rule test."},
-                  format="json")
+    r = erin.post(f"/api/v1/changes/{cid}/retrospective/", {"notes": "Justified; add a WAF rule test."}, format="json")
     assert r.status_code == 200 and r.json()["is_review_overdue"] is False
 
 
@@ -164,8 +216,9 @@ def test_rejected_change_goes_back_to_draft_and_resubmits_as_a_new_revision(api,
     r = carol.post(f"/api/v1/changes/{cid}/votes/", {"decision": "reject"}, format="json")
     assert r.status_code == 400 and "comment" in r.json()
     carol.post(f"/api/v1/changes/{cid}/votes/", {"decision": "reject", "comment": "No load test."}, format="json")
-    r = erin.post(f"/api/v1/changes/{cid}/decide/", {"outcome": "rejected", "rationale": "Load test first."},
-                  format="json")
+    r = erin.post(
+        f"/api/v1/changes/{cid}/decide/", {"outcome": "rejected", "rationale": "Load test first."}, format="json"
+    )
     assert r.status_code == 201
     assert alice.post(f"/api/v1/changes/{cid}/revise/").json()["status"] == "draft"
     alice.patch(f"/api/v1/changes/{cid}/", {"summary": "Canary, load-tested at 2x peak."}, format="json")

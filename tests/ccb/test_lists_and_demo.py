@@ -14,8 +14,9 @@ def test_lists_show_only_what_each_person_may_see(api, make_change, people, boar
     services.change_request_submit(change_id=mine.pk, actor=people["alice"])
     services.board_role_grant(actor=admin_user, board=other, user=people["oscar"], role="member")
     svc = services.service_save(actor=admin_user, data={"name": "App", "slug": "app", "board": other})
-    theirs = services.change_request_create(actor=people["mia"], board=other,
-                                            data={"title": "Mobile only", "services": [svc]})
+    theirs = services.change_request_create(
+        actor=people["mia"], board=other, data={"title": "Mobile only", "services": [svc]}
+    )
     ids = lambda who: {c["id"] for c in api(people[who]).get("/api/v1/changes/").json()["results"]}  # noqa: E731
     assert ids("alice") == {mine.pk, draft.pk}
     assert ids("bob") == {mine.pk}  # the board sees a change once it is submitted
@@ -57,8 +58,17 @@ def test_seed_demo_twice_changes_nothing(db, capsys):
     counts = (ChangeRequest.objects.count(), AuditEvent.objects.count())
     statuses = set(ChangeRequest.objects.values_list("status", flat=True))
     assert counts[0] >= 12
-    assert {"draft", "submitted", "in_review", "approved", "approved_with_conditions", "rejected", "scheduled",
-            "closed", "withdrawn"} <= statuses
+    assert {
+        "draft",
+        "submitted",
+        "in_review",
+        "approved",
+        "approved_with_conditions",
+        "rejected",
+        "scheduled",
+        "closed",
+        "withdrawn",
+    } <= statuses
     assert ChangeRequest.objects.filter(requester__username="alice", status="draft").count() >= 2
     call_command("seed_demo")
     assert (ChangeRequest.objects.count(), AuditEvent.objects.count()) == counts
@@ -84,15 +94,17 @@ def test_session_auth_needs_the_csrf_token(people, submitted):
 
     browser = Client(enforce_csrf_checks=True)
     token = browser.get("/accounts/login/").cookies["csrftoken"].value
-    r = browser.post("/accounts/login/", {"username": "bob", "password": "pw-for-tests",
-                                          "csrfmiddlewaretoken": token})
+    r = browser.post("/accounts/login/", {"username": "bob", "password": "pw-for-tests", "csrfmiddlewaretoken": token})
     assert r.status_code == 302
-    r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
-                     content_type="application/json")
+    r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"}, content_type="application/json")
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
     token = browser.cookies["csrftoken"].value
-    r = browser.post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"},
-                     content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    r = browser.post(
+        f"/api/v1/changes/{submitted.pk}/votes/",
+        {"decision": "approve"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert r.status_code == 201
     assert browser.get(f"/api/v1/changes/{submitted.pk}/").json()["status"] == "in_review"
 

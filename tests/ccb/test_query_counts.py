@@ -9,14 +9,22 @@ from ccb.models import ChangeRequest
 
 
 def make_rows(n, board, people, service_map):
-    rows = ChangeRequest.objects.bulk_create([
-        ChangeRequest(board=board, requester=people["alice"], implementer=people["frank"], title=f"Change {i}",
-                      status="submitted" if i % 2 else "draft")
-        for i in range(n)
-    ])
+    rows = ChangeRequest.objects.bulk_create(
+        [
+            ChangeRequest(
+                board=board,
+                requester=people["alice"],
+                implementer=people["frank"],
+                title=f"Change {i}",
+                status="submitted" if i % 2 else "draft",
+            )
+            for i in range(n)
+        ]
+    )
     through = ChangeRequest.services.through
-    through.objects.bulk_create([through(changerequest_id=c.pk, service_id=s.pk) for c in rows
-                                 for s in service_map.values()])
+    through.objects.bulk_create(
+        [through(changerequest_id=c.pk, service_id=s.pk) for c in rows for s in service_map.values()]
+    )
 
 
 def count_queries(client, url):
@@ -64,13 +72,20 @@ def add_catalogue(start, stop, admin_user, people, service_map, runbook):
     for i in range(start, stop):
         b = services.board_save(actor=admin_user, data={"name": f"Board {i}", "slug": f"board-{i}"})
         services.board_role_grant(actor=admin_user, board=b, user=people["erin"], role="chair")
-        svc = services.service_save(actor=admin_user, data={"name": f"Svc {i}", "slug": f"svc-{i}", "board": b},
-                                    depends_on=[service_map["api"]])
-        v = rb.runbook_create(actor=people["frank"], board=b, name=f"R{i}", description="",
-                              source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]")
+        svc = services.service_save(
+            actor=admin_user, data={"name": f"Svc {i}", "slug": f"svc-{i}", "board": b}, depends_on=[service_map["api"]]
+        )
+        v = rb.runbook_create(
+            actor=people["frank"],
+            board=b,
+            name=f"R{i}",
+            description="",
+            source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]",
+        )
         v = rb.runbook_version_approve(actor=people["erin"], version_id=v.pk)
-        services.template_save(actor=admin_user, services=[svc],
-                               data={"board": b, "name": f"T{i}", "runbook_version": v})
+        services.template_save(
+            actor=admin_user, services=[svc], data={"board": b, "name": f"T{i}", "runbook_version": v}
+        )
 
 
 @pytest.mark.parametrize("url", ["/api/v1/boards/", "/api/v1/services/", "/api/v1/runbooks/", "/api/v1/templates/"])
@@ -91,12 +106,29 @@ def add_windows_and_freezes(start, stop, people, service_map, board):
 
     for i in range(start, stop):
         for svc in service_map.values():
-            services.maintenance_window_save(actor=people["erin"], data={
-                "service": svc, "environment": "production", "name": f"W{i}", "time_zone": "Europe/London",
-                "dtstart": datetime(2026, 1, 1, 1, 0), "duration_minutes": 60, "rrule": "FREQ=WEEKLY;BYDAY=SU"})
-        services.freeze_save(actor=people["erin"], services=list(service_map.values()), data={
-            "name": f"F{i}", "reason": "Peak.", "board": board, "start": timezone.now() + timedelta(days=i + 1),
-            "end": timezone.now() + timedelta(days=i + 2)})
+            services.maintenance_window_save(
+                actor=people["erin"],
+                data={
+                    "service": svc,
+                    "environment": "production",
+                    "name": f"W{i}",
+                    "time_zone": "Europe/London",
+                    "dtstart": datetime(2026, 1, 1, 1, 0),
+                    "duration_minutes": 60,
+                    "rrule": "FREQ=WEEKLY;BYDAY=SU",
+                },
+            )
+        services.freeze_save(
+            actor=people["erin"],
+            services=list(service_map.values()),
+            data={
+                "name": f"F{i}",
+                "reason": "Peak.",
+                "board": board,
+                "start": timezone.now() + timedelta(days=i + 1),
+                "end": timezone.now() + timedelta(days=i + 2),
+            },
+        )
 
 
 @pytest.mark.parametrize("url", ["/api/v1/windows/", "/api/v1/freezes/"])

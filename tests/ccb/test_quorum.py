@@ -3,14 +3,22 @@
 from ccb import services
 from ccb.models import ChangeRequest
 
-HIGH_RISK = {"customer_facing": "yes", "downtime": "outage", "data_change": "reversible", "blast_radius": "one_service",
-             "rollback_tested": "yes", "precedent": "similar", "security_sensitive": "no"}
+HIGH_RISK = {
+    "customer_facing": "yes",
+    "downtime": "outage",
+    "data_change": "reversible",
+    "blast_radius": "one_service",
+    "rollback_tested": "yes",
+    "precedent": "similar",
+    "security_sensitive": "no",
+}
 
 
 def vote(change, people, *votes):
     for name, decision in votes:
-        services.vote_cast(change_id=change.pk, voter=people[name], decision=decision,
-                           comment="" if decision != "reject" else "no")
+        services.vote_cast(
+            change_id=change.pk, voter=people[name], decision=decision, comment="" if decision != "reject" else "no"
+        )
     return ChangeRequest.objects.get(pk=change.pk)
 
 
@@ -58,8 +66,12 @@ def test_a_member_holding_two_roles_counts_once(make_change, people, board, admi
 def test_approval_with_conditions_carries_them_to_the_decision(make_change, people):
     change = make_change()
     services.change_request_submit(change_id=change.pk, actor=people["alice"])
-    services.vote_cast(change_id=change.pk, voter=people["bob"], decision="approve",
-                       conditions=["Notify support first", "Notify support first", "Run at 02:00 UTC"])
+    services.vote_cast(
+        change_id=change.pk,
+        voter=people["bob"],
+        decision="approve",
+        conditions=["Notify support first", "Notify support first", "Run at 02:00 UTC"],
+    )
     services.vote_cast(change_id=change.pk, voter=people["carol"], decision="approve")
     change.refresh_from_db()
     assert change.status == "approved_with_conditions"
@@ -67,9 +79,13 @@ def test_approval_with_conditions_carries_them_to_the_decision(make_change, peop
 
 
 def test_the_chair_may_decide_before_quorum_with_a_rationale(submitted, people):
-    decision = services.change_request_decide(change_id=submitted.pk, actor=people["erin"],
-                                              outcome="approved_with_conditions", rationale="Urgent fix",
-                                              conditions=[{"text": "Pair with SRE", "kind": "manual"}])
+    decision = services.change_request_decide(
+        change_id=submitted.pk,
+        actor=people["erin"],
+        outcome="approved_with_conditions",
+        rationale="Urgent fix",
+        conditions=[{"text": "Pair with SRE", "kind": "manual"}],
+    )
     submitted.refresh_from_db()
     assert submitted.status == "approved_with_conditions" and decision.basis == "chair"
     assert decision.conditions.get().proposed_by == people["erin"]

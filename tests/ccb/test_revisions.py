@@ -34,10 +34,10 @@ def test_editing_a_submitted_change_voids_its_votes_and_makes_a_new_revision(api
 
 def test_a_vote_on_an_old_revision_is_refused(api, submitted, people):
     old_hash = submitted.current_revision.content_hash
-    api(people["alice"]).patch(f"/api/v1/changes/{submitted.pk}/", {"summary": "Now with a load test."},
-                               format="json")
-    r = api(people["bob"]).post(f"/api/v1/changes/{submitted.pk}/votes/",
-                                {"decision": "approve", "revision_hash": old_hash}, format="json")
+    api(people["alice"]).patch(f"/api/v1/changes/{submitted.pk}/", {"summary": "Now with a load test."}, format="json")
+    r = api(people["bob"]).post(
+        f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve", "revision_hash": old_hash}, format="json"
+    )
     assert r.status_code == 409
     assert "revision 2" in r.json()["detail"]
     assert not Vote.objects.exists()
@@ -86,8 +86,9 @@ def test_implementation_refuses_when_the_packet_under_the_approval_changed(submi
 
 
 def test_linking_an_unapproved_runbook_version_blocks_submit(api, make_change, people, runbook):
-    new = runbook_services.runbook_version_create(actor=people["frank"], runbook_id=runbook.runbook_id,
-                                                  source_yaml=RUNBOOK_YAML.replace("10%", "5%"))
+    new = runbook_services.runbook_version_create(
+        actor=people["frank"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("10%", "5%")
+    )
     change = make_change(runbook_version=new)
     r = api(people["alice"]).post(f"/api/v1/changes/{change.pk}/submit/")
     assert r.status_code == 400

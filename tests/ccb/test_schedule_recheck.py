@@ -30,8 +30,14 @@ def booked(approved_on, people, windows):
 
 
 def test_a_freeze_added_over_a_booked_change_flags_it_and_tells_its_people(api, booked, people, board, sent):
-    f = freeze(people["erin"], board=board, start=at(9), end=at(12), name="Incident freeze",
-               reason="Payments incident under review.")
+    f = freeze(
+        people["erin"],
+        board=board,
+        start=at(9),
+        end=at(12),
+        name="Incident freeze",
+        reason="Payments incident under review.",
+    )
     booked.refresh_from_db()
     assert booked.status == "scheduled"  # flagged, not unscheduled: people decide what to do
     [problem] = booked.schedule_problems
@@ -84,9 +90,11 @@ def test_withdrawing_the_window_flags_the_changes_that_needed_it(booked, people,
     services.maintenance_window_deactivate(actor=people["erin"], window_id=windows["api"].pk)
     booked.refresh_from_db()
     assert [p["message"] for p in booked.schedule_problems] == [
-        "No maintenance window is defined for API in production."]
+        "No maintenance window is defined for API in production."
+    ]
     assert conflicts(sent)[0]["context"]["reason"] == (
-        "The maintenance window 'Daytime' for API was withdrawn by erin.")
+        "The maintenance window 'Daytime' for API was withdrawn by erin."
+    )
 
 
 def test_shortening_the_window_flags_a_change_that_no_longer_fits(booked, people, windows, sent):
@@ -106,10 +114,11 @@ def test_rescheduling_a_flagged_change_clears_it(booked, people, board, sent):
     change = book(booked, at(13), people["frank"])
     assert change.schedule_problems == [] and change.schedule_sequence == 1
     assert [m["event"] for m in sent if m["change_id"] == booked.pk and "schedule" in m["event"]] == [
-        "schedule_conflict", "rescheduled"]
+        "schedule_conflict",
+        "rescheduled",
+    ]
     [moved] = [m for m in sent if m["event"] == "rescheduled"]
-    assert (moved["context"]["previous_start"], moved["context"]["start"]) == (
-        at(10).isoformat(), at(13).isoformat())
+    assert (moved["context"]["previous_start"], moved["context"]["start"]) == (at(10).isoformat(), at(13).isoformat())
     assert moved["calendar"]["sequence"] == 1 and moved["context"]["implementer"] == "frank"
 
 
@@ -123,17 +132,18 @@ def test_an_overridden_booking_answers_only_to_freezes(approved_on, people, wind
 
 def test_withdrawing_the_change_that_caused_a_conflict_clears_it(approved_on, people, windows, sent):
     first = book(approved_on("api", title="Rotate keys"), at(10), people["frank"])
-    hotfix = book(approved_on("customer-db", title="Hotfix"), at(10, 5), people["erin"],
-                  override_reason="Exploit in the wild.")
+    hotfix = book(
+        approved_on("customer-db", title="Hotfix"), at(10, 5), people["erin"], override_reason="Exploit in the wild."
+    )
     assert ChangeRequest.objects.get(pk=first.pk).schedule_problems[0]["change"] == hotfix.pk
     services.change_request_withdraw(change_id=hotfix.pk, actor=people["erin"], reason="Patched upstream.")
     assert ChangeRequest.objects.get(pk=first.pk).schedule_problems == []
 
 
-def test_a_new_dependency_can_make_booked_changes_clash(approved_on, people, windows, service_map, admin_user,
-                                                        sent):
-    lone = services.service_save(actor=admin_user, data={"name": "Lone", "slug": "lone",
-                                                         "board": service_map["api"].board})
+def test_a_new_dependency_can_make_booked_changes_clash(approved_on, people, windows, service_map, admin_user, sent):
+    lone = services.service_save(
+        actor=admin_user, data={"name": "Lone", "slug": "lone", "board": service_map["api"].board}
+    )
     window(people["erin"], lone)
     on_lone = book(approved_on("api", services=[lone], title="Lone change"), at(10), people["frank"])
     on_api = book(approved_on("api", title="API change"), at(10, 5), people["frank"])
@@ -159,9 +169,17 @@ def test_scheduling_tells_the_requester_and_implementer_with_a_calendar_slot(app
 
 
 def test_flags_are_stored_in_utc_whoever_triggered_them(api, booked, people, board):
-    r = api(people["erin"]).post("/api/v1/freezes/?tz=Asia/Tokyo", {
-        "name": "Tokyo", "reason": "Incident.", "board": board.pk, "start": at(9).isoformat(),
-        "end": at(12).isoformat()}, format="json")
+    r = api(people["erin"]).post(
+        "/api/v1/freezes/?tz=Asia/Tokyo",
+        {
+            "name": "Tokyo",
+            "reason": "Incident.",
+            "board": board.pk,
+            "start": at(9).isoformat(),
+            "end": at(12).isoformat(),
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.content
     [problem] = ChangeRequest.objects.get(pk=booked.pk).schedule_problems
     assert f"{at(10):%a %d %b %Y %H:%M}–{at(10, 10):%H:%M} UTC" in problem["message"]

@@ -18,8 +18,19 @@ def test_six_bookings_and_a_freeze_race_for_one_slot(api, approved_on, people, w
     changes = [approved_on("api", title=f"Change {i}") for i in range(6)]
     clients = {name: api(people[name]) for name in ("frank", "erin")}
     jobs = [("frank", f"/api/v1/changes/{c.pk}/schedule/", {"planned_start": at(10).isoformat()}) for c in changes]
-    jobs.append(("erin", "/api/v1/freezes/", {"name": "Sudden", "reason": "Incident.", "board": board.pk,
-                                              "start": at(9).isoformat(), "end": at(12).isoformat()}))
+    jobs.append(
+        (
+            "erin",
+            "/api/v1/freezes/",
+            {
+                "name": "Sudden",
+                "reason": "Incident.",
+                "board": board.pk,
+                "start": at(9).isoformat(),
+                "end": at(12).isoformat(),
+            },
+        )
+    )
     barrier = threading.Barrier(len(jobs))
     results, lock = [], threading.Lock()
 

@@ -24,8 +24,9 @@ stages:
 
 
 def post_schedule(api, person, change, start, **extra):
-    return api(person).post(f"/api/v1/changes/{change.pk}/schedule/",
-                            {"planned_start": start.isoformat(), **extra}, format="json")
+    return api(person).post(
+        f"/api/v1/changes/{change.pk}/schedule/", {"planned_start": start.isoformat(), **extra}, format="json"
+    )
 
 
 # --- windows -----------------------------------------------------------------------------------
@@ -53,8 +54,9 @@ def test_the_end_follows_from_the_runbook(api, approved_on, people, windows, run
 
 @pytest.fixture
 def runbook_without_timeouts(board, people):
-    version = runbook_services.runbook_create(actor=people["frank"], board=board, name="Flag flip", description="",
-                                              source_yaml=NO_TIMEOUTS_YAML)
+    version = runbook_services.runbook_create(
+        actor=people["frank"], board=board, name="Flag flip", description="", source_yaml=NO_TIMEOUTS_YAML
+    )
     return runbook_services.runbook_version_approve(actor=people["erin"], version_id=version.pk)
 
 
@@ -64,8 +66,9 @@ def test_the_packet_estimate_counts_when_the_runbook_has_none(approved_on, peopl
     assert change.planned_end - change.planned_start == timedelta(minutes=45)
 
 
-def test_without_any_estimate_scheduling_is_refused_with_400(api, approved_on, people, windows,
-                                                               runbook_without_timeouts):
+def test_without_any_estimate_scheduling_is_refused_with_400(
+    api, approved_on, people, windows, runbook_without_timeouts
+):
     change = approved_on("api", runbook_version=runbook_without_timeouts, estimated_duration_minutes=None)
     r = post_schedule(api, people["frank"], change, at(10))
     assert r.status_code == 400 and "length of the deployment is unknown" in r.json()["timeline"][0]
@@ -89,8 +92,13 @@ def test_the_timeline_must_fit_the_window_to_the_minute(api, approved_on, people
 
 def test_the_timeline_fits_one_occurrence_not_two_that_touch(api, approved_on, people, service_map):
     for name, hour in (("Early", 6), ("Late", 8)):
-        window(people["erin"], service_map["api"], name=name, dtstart=in_window(days=-400, hour=hour).replace(
-            tzinfo=None), duration_minutes=120)
+        window(
+            people["erin"],
+            service_map["api"],
+            name=name,
+            dtstart=in_window(days=-400, hour=hour).replace(tzinfo=None),
+            duration_minutes=120,
+        )
     change = approved_on("api")
     r = post_schedule(api, people["frank"], change, at(7, 55))
     assert r.status_code == 409 and "does not fit inside one occurrence" in r.json()["detail"]
@@ -109,8 +117,15 @@ def test_a_window_across_the_spring_forward_is_its_exact_length(api, approved_on
     """Sundays 00:30 London for three hours: on the night the clocks go forward it closes at 04:30 BST."""
     year = timezone.now().year + 1
     last_sunday = max(datetime(year, 3, d, tzinfo=UTC) for d in range(25, 32) if datetime(year, 3, d).weekday() == 6)
-    window(people["erin"], service_map["api"], name="Sunday night", time_zone="Europe/London",
-           dtstart=datetime(2020, 1, 5, 0, 30), duration_minutes=180, rrule="FREQ=WEEKLY;BYDAY=SU")
+    window(
+        people["erin"],
+        service_map["api"],
+        name="Sunday night",
+        time_zone="Europe/London",
+        dtstart=datetime(2020, 1, 5, 0, 30),
+        duration_minutes=180,
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+    )
     change = approved_on("api")
     # 03:15 UTC is 04:15 BST: inside the three real hours from 00:30 GMT, though past 03:30 on the wall.
     assert post_schedule(api, people["frank"], change, last_sunday.replace(hour=3, minute=15)).status_code == 200
@@ -128,8 +143,9 @@ def test_a_freeze_blocks_and_is_named_with_its_reason(api, approved_on, people, 
     r = post_schedule(api, people["frank"], change, at(13, 55))
     assert r.status_code == 409
     assert "overlaps the freeze 'Release freeze'" in r.json()["detail"] and "Black Friday peak." in r.json()["detail"]
-    assert r.json()["problems"] == [{"rule": "freeze", "message": r.json()["detail"], "service": "",
-                                     "window": None, "freeze": f.pk, "change": None}]
+    assert r.json()["problems"] == [
+        {"rule": "freeze", "message": r.json()["detail"], "service": "", "window": None, "freeze": f.pk, "change": None}
+    ]
     assert post_schedule(api, people["frank"], change, at(11, 50)).status_code == 200  # ends as the freeze starts
     assert post_schedule(api, people["frank"], change, at(14)).status_code == 200  # starts as it ends
 
@@ -160,8 +176,10 @@ def test_a_change_on_the_same_service_conflicts_and_is_named(api, approved_on, p
     second = approved_on("api")
     r = post_schedule(api, people["frank"], second, at(10, 5))
     assert r.status_code == 409
-    assert (f"overlaps {first.reference} 'Rotate keys' (scheduled " in r.json()["detail"]
-            and "on API, which both change." in r.json()["detail"])
+    assert (
+        f"overlaps {first.reference} 'Rotate keys' (scheduled " in r.json()["detail"]
+        and "on API, which both change." in r.json()["detail"]
+    )
     assert r.json()["problems"][0]["change"] == first.pk
     assert post_schedule(api, people["frank"], second, at(10, 10)).status_code == 200  # back to back is fine
 
@@ -179,25 +197,32 @@ def test_a_conflict_is_found_through_a_dependency_both_ways(api, approved_on, pe
     assert r.status_code == 409 and "on API, which depends on Customer DB." in r.json()["detail"]
 
 
-def test_a_conflict_is_found_through_a_chain_of_dependencies(api, approved_on, people, windows, service_map,
-                                                               admin_user, make_change, approve):
-    edge = services.service_save(actor=admin_user, data={"name": "Edge", "slug": "edge",
-                                                         "board": service_map["api"].board},
-                                 depends_on=[service_map["api"]])
+def test_a_conflict_is_found_through_a_chain_of_dependencies(
+    api, approved_on, people, windows, service_map, admin_user, make_change, approve
+):
+    edge = services.service_save(
+        actor=admin_user,
+        data={"name": "Edge", "slug": "edge", "board": service_map["api"].board},
+        depends_on=[service_map["api"]],
+    )
     window(people["erin"], edge)
     db_change = book(approved_on("customer-db", title="Resize the DB"), at(10), people["frank"])
     change = make_change(services=[edge])
     services.change_request_submit(change_id=change.pk, actor=people["alice"])
     r = post_schedule(api, people["frank"], approve(change), at(10, 5))
     assert r.status_code == 409
-    assert f"{db_change.reference}" in r.json()["detail"] and "on Customer DB, which Edge depends on" in (
-        r.json()["detail"])
+    assert (
+        f"{db_change.reference}" in r.json()["detail"]
+        and "on Customer DB, which Edge depends on" in (r.json()["detail"])
+    )
 
 
-def test_unrelated_services_and_other_environments_do_not_conflict(api, approved_on, people, windows, service_map,
-                                                                     admin_user):
-    lone = services.service_save(actor=admin_user, data={"name": "Lone", "slug": "lone",
-                                                         "board": service_map["api"].board})
+def test_unrelated_services_and_other_environments_do_not_conflict(
+    api, approved_on, people, windows, service_map, admin_user
+):
+    lone = services.service_save(
+        actor=admin_user, data={"name": "Lone", "slug": "lone", "board": service_map["api"].board}
+    )
     window(people["erin"], lone)
     window(people["erin"], service_map["api"], environment="staging")
     book(approved_on("api", environment="staging", title="Staging run"), at(10), people["frank"])
@@ -246,8 +271,11 @@ def test_a_refusal_offers_slots_that_are_accepted(api, approved_on, people, wind
 def test_times_are_shown_and_read_in_the_viewers_zone(api, approved_on, people, windows):
     change = approved_on("api")
     local = at(10).astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
-    r = api(people["frank"]).post(f"/api/v1/changes/{change.pk}/schedule/?tz=Europe/Berlin",
-                                  {"planned_start": local.replace(tzinfo=None).isoformat()}, format="json")
+    r = api(people["frank"]).post(
+        f"/api/v1/changes/{change.pk}/schedule/?tz=Europe/Berlin",
+        {"planned_start": local.replace(tzinfo=None).isoformat()},
+        format="json",
+    )
     assert r.status_code == 200, r.content
     assert r.json()["planned_start"] == local.isoformat()  # +01:00 or +02:00, as Berlin is on that day
     assert ChangeRequest.objects.get(pk=change.pk).planned_start == at(10)  # stored as the same instant
@@ -276,12 +304,15 @@ def test_the_chair_may_override_a_window_with_a_written_reason(api, approved_on,
     assert _events(change, AuditAction.CHANGE_SCHEDULED)[-1]["overridden"] is True
 
 
-@pytest.mark.parametrize(("person", "rule"), [
-    ("frank", "chair_only_overrides_schedule"),
-    ("bob", "implementer_or_chair_schedules"),
-    ("alice", "implementer_or_chair_schedules"),
-    ("grace", "implementer_or_chair_schedules"),
-])
+@pytest.mark.parametrize(
+    ("person", "rule"),
+    [
+        ("frank", "chair_only_overrides_schedule"),
+        ("bob", "implementer_or_chair_schedules"),
+        ("alice", "implementer_or_chair_schedules"),
+        ("grace", "implementer_or_chair_schedules"),
+    ],
+)
 def test_the_override_is_refused_for_anyone_but_the_chair(api, approved_on, people, windows, person, rule):
     change = approved_on("api")
     before = AuditEvent.objects.filter(action=AuditAction.POLICY_REFUSED).count()
@@ -314,8 +345,9 @@ def test_an_override_does_not_lift_a_freeze(api, approved_on, people, windows, b
     assert [p["rule"] for p in r.json()["problems"]] == ["freeze"]
 
 
-def test_the_chair_may_override_a_conflict_and_the_other_change_is_flagged(api, approved_on, people, windows,
-                                                                            monkeypatch):
+def test_the_chair_may_override_a_conflict_and_the_other_change_is_flagged(
+    api, approved_on, people, windows, monkeypatch
+):
     sent = []
     monkeypatch.setattr("notifications.services.notify", lambda **kw: sent.append(kw) or [])
     first = book(approved_on("api", title="Rotate keys"), at(10), people["frank"])
@@ -327,8 +359,11 @@ def test_the_chair_may_override_a_conflict_and_the_other_change_is_flagged(api, 
     assert first.schedule_problems[0]["change"] == change.pk
     conflict = [m for m in sent if m["event"] == "schedule_conflict"]
     assert [(m["change_id"], m["user_ids"]) for m in conflict] == [
-        (first.pk, sorted([people["alice"].pk, people["frank"].pk]))]
+        (first.pk, sorted([people["alice"].pk, people["frank"].pk]))
+    ]
     assert (conflict[0]["context"]["other_reference"], conflict[0]["context"]["other_title"]) == (
-        change.reference, "Hotfix")
+        change.reference,
+        "Hotfix",
+    )
     change.refresh_from_db()
     assert change.schedule_problems == []  # the override took responsibility for its own conflict

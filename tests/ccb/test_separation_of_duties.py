@@ -44,8 +44,9 @@ def approve(change, *names, people):
 def test_requester_cannot_vote_on_their_own_change(api, submitted, people):
     r = api(people["alice"]).post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"}, format="json")
     assert_api_refused(r, "requester_cannot_vote")
-    assert_service_refused("requester_cannot_vote", services.vote_cast, change_id=submitted.pk,
-                           voter=people["alice"], decision="approve")
+    assert_service_refused(
+        "requester_cannot_vote", services.vote_cast, change_id=submitted.pk, voter=people["alice"], decision="approve"
+    )
     assert not Vote.objects.exists()
 
 
@@ -62,23 +63,26 @@ def test_implementer_cannot_vote_even_when_a_member(api, make_change, people, bo
     services.change_request_submit(change_id=change.pk, actor=people["alice"])
     r = api(people["dave"]).post(f"/api/v1/changes/{change.pk}/votes/", {"decision": "approve"}, format="json")
     assert_api_refused(r, "implementer_cannot_approve")
-    assert_service_refused("implementer_cannot_approve", services.vote_cast, change_id=change.pk,
-                           voter=people["dave"], decision="approve")
+    assert_service_refused(
+        "implementer_cannot_approve", services.vote_cast, change_id=change.pk, voter=people["dave"], decision="approve"
+    )
 
 
 def test_only_current_members_vote(api, submitted, people, board, admin_user):
     r = api(people["quinn"]).post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"}, format="json")
     assert_api_refused(r, "members_only_vote")
     services.board_role_revoke(actor=admin_user, board=board, user=people["carol"], role=BoardRole.MEMBER)
-    assert_service_refused("members_only_vote", services.vote_cast, change_id=submitted.pk, voter=people["carol"],
-                           decision="approve")
+    assert_service_refused(
+        "members_only_vote", services.vote_cast, change_id=submitted.pk, voter=people["carol"], decision="approve"
+    )
 
 
 def test_outsider_cannot_even_see_the_change(api, submitted, people):
     r = api(people["oscar"]).post(f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve"}, format="json")
     assert r.status_code == 404
-    assert_service_refused("members_only_vote", services.vote_cast, change_id=submitted.pk, voter=people["oscar"],
-                           decision="approve")
+    assert_service_refused(
+        "members_only_vote", services.vote_cast, change_id=submitted.pk, voter=people["oscar"], decision="approve"
+    )
 
 
 def test_auditor_changes_nothing(api, submitted, people, board, packet):
@@ -86,23 +90,31 @@ def test_auditor_changes_nothing(api, submitted, people, board, packet):
     assert_api_refused(r, "auditor_read_only")
     r = api(people["grace"]).post("/api/v1/changes/", {"board": board.pk, "title": "x"}, format="json")
     assert_api_refused(r, "auditor_read_only")
-    assert_service_refused("auditor_read_only", services.change_request_create, actor=people["grace"], board=board,
-                           data=packet)
+    assert_service_refused(
+        "auditor_read_only", services.change_request_create, actor=people["grace"], board=board, data=packet
+    )
 
 
 def test_only_the_chair_decides(api, submitted, people):
     body = {"outcome": "approved", "rationale": "Looks fine"}
     r = api(people["bob"]).post(f"/api/v1/changes/{submitted.pk}/decide/", body, format="json")
     assert_api_refused(r, "chair_only_decides")
-    assert_service_refused("chair_only_decides", services.change_request_decide, change_id=submitted.pk,
-                           actor=people["bob"], outcome="approved", rationale="x")
+    assert_service_refused(
+        "chair_only_decides",
+        services.change_request_decide,
+        change_id=submitted.pk,
+        actor=people["bob"],
+        outcome="approved",
+        rationale="x",
+    )
 
 
 def test_chair_cannot_decide_their_own_change(api, make_change, people):
     change = make_change(requester="erin")
     services.change_request_submit(change_id=change.pk, actor=people["erin"])
-    r = api(people["erin"]).post(f"/api/v1/changes/{change.pk}/decide/",
-                                 {"outcome": "approved", "rationale": "mine"}, format="json")
+    r = api(people["erin"]).post(
+        f"/api/v1/changes/{change.pk}/decide/", {"outcome": "approved", "rationale": "mine"}, format="json"
+    )
     assert_api_refused(r, "requester_cannot_decide")
     assert ChangeRequest.objects.get(pk=change.pk).status == "submitted"
 
@@ -177,8 +189,9 @@ def test_only_the_chair_or_a_verifier_closes(api, submitted, people, windows):
 
 
 def test_runbook_author_cannot_approve_their_version(api, board, people):
-    version = runbook_services.runbook_create(actor=people["frank"], board=board, name="Blue/green",
-                                              description="", source_yaml=RUNBOOK_YAML)
+    version = runbook_services.runbook_create(
+        actor=people["frank"], board=board, name="Blue/green", description="", source_yaml=RUNBOOK_YAML
+    )
     url = f"/api/v1/runbooks/{version.runbook_id}/versions/1/approve/"
     assert_api_refused(api(people["frank"]).post(url), "runbook_author_cannot_approve")
     assert_api_refused(api(people["quinn"]).post(url), "runbook_reviewer_role")

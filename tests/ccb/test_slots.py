@@ -57,8 +57,13 @@ def test_every_offered_start_and_every_latest_start_is_accepted(approved_on, peo
 
 def test_a_change_on_two_services_gets_the_overlap_of_their_windows(approved_on, people, windows, service_map):
     services.maintenance_window_deactivate(actor=people["erin"], window_id=windows["customer-db"].pk)
-    window(people["erin"], service_map["customer-db"], name="Night", dtstart=datetime(2020, 1, 1, 20, 0),
-           duration_minutes=180)
+    window(
+        people["erin"],
+        service_map["customer-db"],
+        name="Night",
+        dtstart=datetime(2020, 1, 1, 20, 0),
+        duration_minutes=180,
+    )
     change = approved_on("api", services=[service_map["api"], service_map["customer-db"]])
     [slot] = scheduling.free_slots(change, count=1, after=at(0))
     assert (slot.start, slot.latest_start) == (at(20), at(21, 50))
@@ -67,8 +72,15 @@ def test_a_change_on_two_services_gets_the_overlap_of_their_windows(approved_on,
 def test_slots_follow_the_windows_zone_across_the_spring_forward(approved_on, people, service_map):
     year = timezone.now().year + 1
     sunday = max(datetime(year, 3, d, tzinfo=UTC) for d in range(25, 32) if datetime(year, 3, d).weekday() == 6)
-    window(people["erin"], service_map["api"], name="Sunday night", time_zone="Europe/London",
-           dtstart=datetime(2020, 1, 5, 0, 30), duration_minutes=180, rrule="FREQ=WEEKLY;BYDAY=SU")
+    window(
+        people["erin"],
+        service_map["api"],
+        name="Sunday night",
+        time_zone="Europe/London",
+        dtstart=datetime(2020, 1, 5, 0, 30),
+        duration_minutes=180,
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+    )
     change = approved_on("api")
     first, second = scheduling.free_slots(change, count=2, after=sunday)
     assert (first.start, first.latest_start) == (sunday.replace(hour=0, minute=30), sunday.replace(hour=3, minute=20))

@@ -13,6 +13,7 @@ def as_(client):
     def sign_in(user):
         client.force_login(user)
         return client
+
     return sign_in
 
 
@@ -53,23 +54,52 @@ def test_the_feed_address_is_made_rotated_and_revoked_from_the_calendar(as_, peo
 
 def test_chairs_add_windows_and_freezes_and_others_are_refused(as_, people, service_map, board):
     client = as_(people["erin"])
-    response = client.post("/calendar/windows/", {"kind": "window", "w-service": service_map["api"].pk,
-                                                   "w-environment": "production", "w-name": "Tuesday night",
-                                                   "w-time_zone": "Europe/Berlin", "w-dtstart": "2026-12-01T22:00",
-                                                   "w-duration_minutes": 240, "w-rrule": "FREQ=WEEKLY;BYDAY=TU"})
+    response = client.post(
+        "/calendar/windows/",
+        {
+            "kind": "window",
+            "w-service": service_map["api"].pk,
+            "w-environment": "production",
+            "w-name": "Tuesday night",
+            "w-time_zone": "Europe/Berlin",
+            "w-dtstart": "2026-12-01T22:00",
+            "w-duration_minutes": 240,
+            "w-rrule": "FREQ=WEEKLY;BYDAY=TU",
+        },
+    )
     assert response.status_code == 302
     window = MaintenanceWindow.objects.get(name="Tuesday night")
-    assert (window.time_zone, str(window.start_time), window.rrule) == ("Europe/Berlin", "22:00:00",
-                                                                        "FREQ=WEEKLY;BYDAY=TU")
-    bad = client.post("/calendar/windows/", {"kind": "window", "w-service": service_map["api"].pk,
-                                              "w-environment": "production", "w-name": "Broken",
-                                              "w-time_zone": "Mars/Olympus", "w-dtstart": "2026-12-01T22:00",
-                                              "w-duration_minutes": 60, "w-rrule": "FREQ=SOMETIMES"})
+    assert (window.time_zone, str(window.start_time), window.rrule) == (
+        "Europe/Berlin",
+        "22:00:00",
+        "FREQ=WEEKLY;BYDAY=TU",
+    )
+    bad = client.post(
+        "/calendar/windows/",
+        {
+            "kind": "window",
+            "w-service": service_map["api"].pk,
+            "w-environment": "production",
+            "w-name": "Broken",
+            "w-time_zone": "Mars/Olympus",
+            "w-dtstart": "2026-12-01T22:00",
+            "w-duration_minutes": 60,
+            "w-rrule": "FREQ=SOMETIMES",
+        },
+    )
     assert bad.status_code == 200 and not MaintenanceWindow.objects.filter(name="Broken").exists()
     assert bad.context["window_form"].errors
-    response = as_(people["bob"]).post("/calendar/windows/", {"kind": "freeze", "f-name": "Mine", "f-reason": "x",
-                                                              "f-board": board.pk, "f-start": "2026-12-20T00:00",
-                                                              "f-end": "2026-12-27T00:00"})
+    response = as_(people["bob"]).post(
+        "/calendar/windows/",
+        {
+            "kind": "freeze",
+            "f-name": "Mine",
+            "f-reason": "x",
+            "f-board": board.pk,
+            "f-start": "2026-12-20T00:00",
+            "f-end": "2026-12-27T00:00",
+        },
+    )
     assert response.status_code == 403 and not FreezeWindow.objects.exists()
 
 

@@ -11,9 +11,16 @@ from ccb.models import AuditEvent, FreezeWindow, MaintenanceWindow
 
 from .conftest import at
 
-WINDOW = {"service": "api", "environment": "production", "name": "Sunday night", "time_zone": "Europe/London",
-          "dtstart": "2026-03-01T01:00", "duration_minutes": 240, "rrule": "FREQ=WEEKLY;BYDAY=SU",
-          "exdates": ["2026-12-27"]}
+WINDOW = {
+    "service": "api",
+    "environment": "production",
+    "name": "Sunday night",
+    "time_zone": "Europe/London",
+    "dtstart": "2026-03-01T01:00",
+    "duration_minutes": 240,
+    "rrule": "FREQ=WEEKLY;BYDAY=SU",
+    "exdates": ["2026-12-27"],
+}
 
 
 @pytest.fixture
@@ -29,7 +36,11 @@ def test_the_chair_sets_a_weekly_window_and_everyone_reads_it(api, people, servi
     assert r.status_code == 201, r.content
     body = r.json()
     assert (body["service"], body["dtstart"], body["rrule"], body["exdates"]) == (
-        "api", "2026-03-01T01:00", "FREQ=WEEKLY;BYDAY=SU", ["2026-12-27"])
+        "api",
+        "2026-03-01T01:00",
+        "FREQ=WEEKLY;BYDAY=SU",
+        ["2026-12-27"],
+    )
     assert len(body["next_occurrences"]) == 3 and body["created_by"] == "erin"
     [event] = AuditEvent.objects.filter(action=AuditAction.WINDOW_CREATED)
     assert json.loads(event.data)["rrule"] == "FREQ=WEEKLY;BYDAY=SU"
@@ -40,6 +51,7 @@ def test_the_chair_sets_a_weekly_window_and_everyone_reads_it(api, people, servi
 
 def test_next_occurrences_are_shown_in_the_viewers_zone(api, people, service_map):
     window_id = api(people["erin"]).post("/api/v1/windows/", WINDOW, format="json").json()["id"]
+
     def starts(query):
         found = api(people["alice"]).get(f"/api/v1/windows/{window_id}/{query}").json()["next_occurrences"]
         return [datetime.fromisoformat(o["start"]) for o in found]
@@ -61,17 +73,20 @@ def test_an_administrator_may_set_windows(api, admin_user, service_map):
     assert api(admin_user).post("/api/v1/windows/", WINDOW, format="json").status_code == 201
 
 
-@pytest.mark.parametrize(("change", "field", "complaint"), [
-    ({"rrule": "FREQ=SECONDLY"}, "rrule", "FREQ must be one of"),
-    ({"rrule": "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z"}, "rrule", "not both"),
-    ({"time_zone": "Europe/Londn"}, "time_zone", "Unknown time zone"),
-    ({"dtstart": "2026-03-01T01:00+01:00"}, "dtstart", "without an offset"),
-    ({"dtstart": "Sunday"}, "dtstart", "local date-time"),
-    ({"exdates": ["2026-12-27T01:00Z"]}, "exdates", "without an offset"),
-    ({"rrule": "", "exdates": ["2026-12-27"]}, "exdates", "Only a recurring window"),
-    ({"duration_minutes": 0}, "duration_minutes", ""),
-    ({"colour": "red"}, "colour", "Unknown field"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "complaint"),
+    [
+        ({"rrule": "FREQ=SECONDLY"}, "rrule", "FREQ must be one of"),
+        ({"rrule": "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z"}, "rrule", "not both"),
+        ({"time_zone": "Europe/Londn"}, "time_zone", "Unknown time zone"),
+        ({"dtstart": "2026-03-01T01:00+01:00"}, "dtstart", "without an offset"),
+        ({"dtstart": "Sunday"}, "dtstart", "local date-time"),
+        ({"exdates": ["2026-12-27T01:00Z"]}, "exdates", "without an offset"),
+        ({"rrule": "", "exdates": ["2026-12-27"]}, "exdates", "Only a recurring window"),
+        ({"duration_minutes": 0}, "duration_minutes", ""),
+        ({"colour": "red"}, "colour", "Unknown field"),
+    ],
+)
 def test_a_window_that_cannot_work_is_refused_per_field(api, people, service_map, change, field, complaint):
     r = api(people["erin"]).post("/api/v1/windows/", {**WINDOW, **change}, format="json")
     assert r.status_code == 400, r.content
@@ -94,12 +109,13 @@ def test_patch_and_delete_deactivate_keeping_the_record(api, people, service_map
     assert [w["id"] for w in api(people["bob"]).get("/api/v1/windows/?active=false").json()["results"]] == [window_id]
     actions = list(AuditEvent.objects.filter(target_type="ccb.maintenancewindow").values_list("action", flat=True))
     assert actions == ["window.created", "window.updated", "window.deactivated"]
-    assert api(people["erin"]).patch(f"/api/v1/windows/{window_id}/", {"active": True},
-                                     format="json").json()["active"] is True
+    assert (
+        api(people["erin"]).patch(f"/api/v1/windows/{window_id}/", {"active": True}, format="json").json()["active"]
+        is True
+    )
 
 
-def test_moving_a_window_to_another_boards_service_needs_both_chairs(api, people, service_map, other_board,
-                                                                      admin_user):
+def test_moving_a_window_to_another_boards_service_needs_both_chairs(api, people, service_map, other_board, admin_user):
     services.service_save(actor=admin_user, data={"name": "App", "slug": "app", "board": other_board})
     window_id = api(people["erin"]).post("/api/v1/windows/", WINDOW, format="json").json()["id"]
     r = api(people["erin"]).patch(f"/api/v1/windows/{window_id}/", {"service": "app"}, format="json")
@@ -111,27 +127,40 @@ def test_moving_a_window_to_another_boards_service_needs_both_chairs(api, people
 
 
 def freeze_body(board, **over):
-    return {"name": "Year-end", "reason": "Trading peak.", "board": board.pk if board else None,
-            "start": at(0, days=30).isoformat(), "end": at(0, days=40).isoformat(), **over}
+    return {
+        "name": "Year-end",
+        "reason": "Trading peak.",
+        "board": board.pk if board else None,
+        "start": at(0, days=30).isoformat(),
+        "end": at(0, days=40).isoformat(),
+        **over,
+    }
 
 
 def test_the_chair_declares_a_freeze_with_its_reason(api, people, board, service_map):
-    r = api(people["erin"]).post("/api/v1/freezes/", freeze_body(board, services=["customer-db"],
-                                                                 environment="production"), format="json")
+    r = api(people["erin"]).post(
+        "/api/v1/freezes/", freeze_body(board, services=["customer-db"], environment="production"), format="json"
+    )
     assert r.status_code == 201, r.content
     assert (r.json()["services"], r.json()["reason"], r.json()["environment"]) == (
-        ["customer-db"], "Trading peak.", "production")
+        ["customer-db"],
+        "Trading peak.",
+        "production",
+    )
     assert [f["name"] for f in api(people["alice"]).get("/api/v1/freezes/").json()["results"]] == ["Year-end"]
     [event] = AuditEvent.objects.filter(action=AuditAction.FREEZE_CREATED)
     assert json.loads(event.data)["services"] == ["customer-db"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"reason": ""}, "reason"),
-    ({"end": at(0, days=20).isoformat()}, "end"),
-    ({"services": ["nowhere"]}, "services"),
-    ({"environment": "moon"}, "environment"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"reason": ""}, "reason"),
+        ({"end": at(0, days=20).isoformat()}, "end"),
+        ({"services": ["nowhere"]}, "services"),
+        ({"environment": "moon"}, "environment"),
+    ],
+)
 def test_a_freeze_without_a_reason_or_an_order_is_refused(api, people, board, service_map, change, field):
     r = api(people["erin"]).post("/api/v1/freezes/", freeze_body(board, **change), format="json")
     assert r.status_code == 400 and field in r.json(), r.content

@@ -17,8 +17,13 @@ MOVED = (dt.datetime(2026, 12, 5, 21, 0, tzinfo=dt.UTC), dt.datetime(2026, 12, 5
 
 def send(event, change, people, django_capture_on_commit_callbacks, calendar, **context):
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        services.notify(event=event, change_id=change.pk, user_ids=[people["frank"].pk], calendar=calendar,
-                        context={"reference": change.reference, "title": change.title, **context})
+        services.notify(
+            event=event,
+            change_id=change.pk,
+            user_ids=[people["frank"].pk],
+            calendar=calendar,
+            context={"reference": change.reference, "title": change.title, **context},
+        )
 
 
 def invite(received) -> tuple[icalendar.Calendar, icalendar.Event, str]:
@@ -32,13 +37,27 @@ def invite(received) -> tuple[icalendar.Calendar, icalendar.Event, str]:
     return calendar, event, inline.get_content_type() + "; method=" + inline.get_param("method")
 
 
-def test_schedule_move_and_withdraw_send_request_update_and_cancel(submitted, people, smtp, eager_celery,
-                                                                  django_capture_on_commit_callbacks):
+def test_schedule_move_and_withdraw_send_request_update_and_cancel(
+    submitted, people, smtp, eager_celery, django_capture_on_commit_callbacks
+):
     change, capture = submitted, django_capture_on_commit_callbacks
-    send("scheduled", change, people, capture, {"start": SLOT[0], "end": SLOT[1], "summary": "CHG window",
-                                               "description": "Canary of the fraud model"})
-    send("rescheduled", change, people, capture, {"start": MOVED[0].isoformat(), "end": MOVED[1].isoformat()},
-         previous_start=SLOT[0], previous_end=SLOT[1], reason="Clashes with the payments freeze")
+    send(
+        "scheduled",
+        change,
+        people,
+        capture,
+        {"start": SLOT[0], "end": SLOT[1], "summary": "CHG window", "description": "Canary of the fraud model"},
+    )
+    send(
+        "rescheduled",
+        change,
+        people,
+        capture,
+        {"start": MOVED[0].isoformat(), "end": MOVED[1].isoformat()},
+        previous_start=SLOT[0],
+        previous_end=SLOT[1],
+        reason="Clashes with the payments freeze",
+    )
     send("unscheduled", change, people, capture, {}, reason="Withdrawn by the requester")
 
     first, moved, cancelled = smtp.wait_for(3)
@@ -74,12 +93,14 @@ def test_a_sequence_from_the_caller_is_kept_when_higher_and_never_goes_back(subm
 
     calendar = {"uid": "slot-42@ccb", "start": SLOT[0], "end": SLOT[1], "sequence": 5}
     services.notify(event="scheduled", change_id=submitted.pk, user_ids=[people["frank"].pk], calendar=calendar)
-    services.notify(event="rescheduled", change_id=submitted.pk, user_ids=[people["frank"].pk],
-                    calendar={**calendar, "sequence": 1})
+    services.notify(
+        event="rescheduled", change_id=submitted.pk, user_ids=[people["frank"].pk], calendar={**calendar, "sequence": 1}
+    )
     assert CalendarInvite.objects.get(uid="slot-42@ccb").sequence == 6
 
 
 def test_a_first_invite_needs_its_slot(submitted, people):
     with pytest.raises(ValueError, match="start and end"):
-        services.notify(event="scheduled", change_id=submitted.pk, user_ids=[people["frank"].pk],
-                        calendar={"summary": "no times"})
+        services.notify(
+            event="scheduled", change_id=submitted.pk, user_ids=[people["frank"].pk], calendar={"summary": "no times"}
+        )

@@ -98,18 +98,23 @@ def test_transient_failures_give_up_after_the_attempt_budget(mail_server, settin
     assert row.last_error.startswith("Gave up after 3 attempts. Last error: ConnectionRefusedError")
 
 
-@pytest.mark.parametrize(("exc", "transient"), [
-    (ConnectionRefusedError(), True), (TimeoutError(), True), (ConnectionResetError(), True),
-    (smtplib.SMTPServerDisconnected("gone"), True),
-    (smtplib.SMTPConnectError(554, "no service"), True),
-    (smtplib.SMTPDataError(452, "too many"), True),
-    (smtplib.SMTPDataError(554, "rejected"), False),
-    (smtplib.SMTPSenderRefused(553, "bad sender", "a@b"), False),
-    (smtplib.SMTPAuthenticationError(535, "bad password"), False),
-    (smtplib.SMTPRecipientsRefused({"a@b": (450, b"later"), "c@d": (451, b"later")}), True),
-    (smtplib.SMTPRecipientsRefused({"a@b": (450, b"later"), "c@d": (550, b"never")}), False),
-    (ValueError("cannot build the message"), False),
-])
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (ConnectionResetError(), True),
+        (smtplib.SMTPServerDisconnected("gone"), True),
+        (smtplib.SMTPConnectError(554, "no service"), True),
+        (smtplib.SMTPDataError(452, "too many"), True),
+        (smtplib.SMTPDataError(554, "rejected"), False),
+        (smtplib.SMTPSenderRefused(553, "bad sender", "a@b"), False),
+        (smtplib.SMTPAuthenticationError(535, "bad password"), False),
+        (smtplib.SMTPRecipientsRefused({"a@b": (450, b"later"), "c@d": (451, b"later")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@b": (450, b"later"), "c@d": (550, b"never")}), False),
+        (ValueError("cannot build the message"), False),
+    ],
+)
 def test_only_named_transient_errors_are_retried(exc, transient):
     assert delivery.is_transient(exc) is transient
 

@@ -19,11 +19,13 @@ def opt_in(people, *names):
         services.preference_save(person=Person(user_id=people[name].pk, email=""), digest=True)
 
 
-def test_members_get_the_changes_awaiting_their_vote_once_a_day(submitted, make_change, people, smtp,
-                                                                eager_celery, django_capture_on_commit_callbacks):
+def test_members_get_the_changes_awaiting_their_vote_once_a_day(
+    submitted, make_change, people, smtp, eager_celery, django_capture_on_commit_callbacks
+):
     registry.register_digest_source(ccb_hooks.changes_awaiting_vote)
-    other = ccb_services.change_request_submit(change_id=make_change(title="Rotate the <DB> password").pk,
-                                               actor=people["alice"])
+    other = ccb_services.change_request_submit(
+        change_id=make_change(title="Rotate the <DB> password").pk, actor=people["alice"]
+    )
     opt_in(people, "bob", "carol", "alice", "frank")  # dave did not ask for it
     ccb_services.vote_cast(change_id=submitted.pk, voter=people["carol"], decision="approve")
 

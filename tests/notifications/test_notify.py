@@ -24,13 +24,24 @@ def addresses(ids):
 
 
 def test_messages_are_written_in_the_event_transaction_and_sent_only_after_commit(
-        submitted, people, smtp, eager_celery, django_capture_on_commit_callbacks):
-    context = change_context(submitted, outcome="approved_with_conditions", outcome_label="Approved with conditions",
-                             rationale="2 of 2 approvals.", conditions=["Deploy after 22:00", "Watch <p99> & errors"])
+    submitted, people, smtp, eager_celery, django_capture_on_commit_callbacks
+):
+    context = change_context(
+        submitted,
+        outcome="approved_with_conditions",
+        outcome_label="Approved with conditions",
+        rationale="2 of 2 approvals.",
+        conditions=["Deploy after 22:00", "Watch <p99> & errors"],
+    )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with transaction.atomic():
-            ids = services.notify(event="decision", change_id=submitted.pk, user_ids=[people["bob"].pk],
-                                  emails=["Stakeholder@Example.org"], context=context)
+            ids = services.notify(
+                event="decision",
+                change_id=submitted.pk,
+                user_ids=[people["bob"].pk],
+                emails=["Stakeholder@Example.org"],
+                context=context,
+            )
             assert OutboxMessage.objects.filter(pk__in=ids, status=OutboxStatus.QUEUED).count() == 2
         assert smtp.messages == []  # nothing leaves before the commit
     assert len(callbacks) == 1
@@ -54,8 +65,12 @@ def test_an_event_rolled_back_leaves_no_message(submitted, people, django_captur
     OutboxMessage.objects.all().delete()  # submitting the change told its requester and implementer
     with django_capture_on_commit_callbacks() as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.notify(event="submitted", change_id=submitted.pk, user_ids=[people["bob"].pk],
-                            context=change_context(submitted))
+            services.notify(
+                event="submitted",
+                change_id=submitted.pk,
+                user_ids=[people["bob"].pk],
+                context=change_context(submitted),
+            )
             raise RuntimeError("the transition failed after notify()")
     assert OutboxMessage.objects.count() == 0 and callbacks == []
 
@@ -63,12 +78,16 @@ def test_an_event_rolled_back_leaves_no_message(submitted, people, django_captur
 def test_subscribers_of_the_change_its_services_and_board_get_the_events_they_chose(submitted, people, service_map):
     api = service_map["api"]
     services.subscription_save(target="service", target_id=api.pk, email="Ops-Lead@Example.org")
-    services.subscription_save(target="change", target_id=submitted.pk, user_id=people["oscar"].pk,
-                               events=["decision"])
-    services.subscription_save(target="board", target_id=submitted.board_id, email="pmo@example.org",
-                               events=["submitted"])
-    scope = {"change_id": submitted.pk, "board_id": submitted.board_id, "service_ids": [api.pk],
-             "context": change_context(submitted)}
+    services.subscription_save(target="change", target_id=submitted.pk, user_id=people["oscar"].pk, events=["decision"])
+    services.subscription_save(
+        target="board", target_id=submitted.board_id, email="pmo@example.org", events=["submitted"]
+    )
+    scope = {
+        "change_id": submitted.pk,
+        "board_id": submitted.board_id,
+        "service_ids": [api.pk],
+        "context": change_context(submitted),
+    }
 
     decided = services.notify(event="decision", **scope)
     filed = services.notify(event="submitted", **scope)
@@ -91,8 +110,9 @@ def test_board_members_follow_their_board_unless_they_turn_it_off(submitted, peo
     services.subscription_save(target="board", target_id=board_id, user_id=people["carol"].pk, events=["decision"])
     ids = services.notify(event="on_agenda", board_id=board_id, context=change_context(submitted))
     assert addresses(ids) == ["bob@example.com", "erin@example.com"]
-    assert "carol@example.com" in addresses(services.notify(event="decision", board_id=board_id,
-                                                            context=change_context(submitted)))
+    assert "carol@example.com" in addresses(
+        services.notify(event="decision", board_id=board_id, context=change_context(submitted))
+    )
 
 
 def test_events_a_person_turned_off_do_not_reach_them(submitted, people):
@@ -103,14 +123,21 @@ def test_events_a_person_turned_off_do_not_reach_them(submitted, people):
 
     assert addresses(services.notify(event="submitted", change_id=submitted.pk, **everyone)) == ["carol@example.com"]
     assert addresses(services.notify(event="decision", change_id=submitted.pk, **everyone)) == [
-        "bob@example.com", "carol@example.com"]
+        "bob@example.com",
+        "carol@example.com",
+    ]
 
 
 def test_each_person_gets_one_message_however_many_ways_they_are_reached(submitted, people):
     bob = people["bob"]
     services.subscription_save(target="change", target_id=submitted.pk, user_id=bob.pk)
-    ids = services.notify(event="completed", change_id=submitted.pk, user_ids=[bob.pk, bob.pk],
-                          emails=["BOB@example.com", "not an address"], context=change_context(submitted))
+    ids = services.notify(
+        event="completed",
+        change_id=submitted.pk,
+        user_ids=[bob.pk, bob.pk],
+        emails=["BOB@example.com", "not an address"],
+        context=change_context(submitted),
+    )
     assert len(ids) == 1
     row = OutboxMessage.objects.get(pk=ids[0])
     assert row.to == ["bob@example.com"] and row.user_id == bob.pk
@@ -121,8 +148,12 @@ def test_inactive_accounts_and_accounts_without_an_address_get_nothing(submitted
     people["bob"].save()
     people["carol"].email = ""
     people["carol"].save()
-    ids = services.notify(event="closed", change_id=submitted.pk, user_ids=[people["bob"].pk, people["carol"].pk],
-                          context=change_context(submitted))
+    ids = services.notify(
+        event="closed",
+        change_id=submitted.pk,
+        user_ids=[people["bob"].pk, people["carol"].pk],
+        context=change_context(submitted),
+    )
     assert ids == []
 
 
@@ -131,16 +162,21 @@ def test_an_unknown_event_is_refused():
         services.notify(event="submited", emails=["x@example.org"])
 
 
-def test_a_broker_outage_delays_mail_but_never_fails_the_event(submitted, people, settings,
-                                                               django_capture_on_commit_callbacks):
+def test_a_broker_outage_delays_mail_but_never_fails_the_event(
+    submitted, people, settings, django_capture_on_commit_callbacks
+):
     from notifications.tasks import send_message
 
     OutboxMessage.objects.all().delete()  # submitting the change told its requester and implementer
     with mock.patch.object(send_message, "apply_async", side_effect=ConnectionError("broker down")) as delay:
         with django_capture_on_commit_callbacks(execute=True):
             with transaction.atomic():
-                ids = services.notify(event="submitted", change_id=submitted.pk, user_ids=[people["bob"].pk],
-                                      context=change_context(submitted))
+                ids = services.notify(
+                    event="submitted",
+                    change_id=submitted.pk,
+                    user_ids=[people["bob"].pk],
+                    context=change_context(submitted),
+                )
     assert delay.called
     assert OutboxMessage.objects.get(pk=ids[0]).status == OutboxStatus.QUEUED
     settings.NOTIFICATIONS_SWEEP_GRACE_SECONDS = 0
@@ -153,15 +189,19 @@ def test_customers_of_a_service_get_its_customer_notices_and_nothing_internal(su
     services.subscription_save(target="service", target_id=api.pk, email="owner@example.org")
     scope = {"change_id": submitted.pk, "service_ids": [api.pk]}
 
-    notice = services.notify(event="customer_notification", **scope,
-                             context={"subject": "Maintenance on Tuesday", "body": "The API may be slow."})
-    internal = [services.notify(event=e, **scope, context=change_context(submitted))
-                for e in ("submitted", "decision", "scheduled", "failed")]
+    notice = services.notify(
+        event="customer_notification",
+        **scope,
+        context={"subject": "Maintenance on Tuesday", "body": "The API may be slow."},
+    )
+    internal = [
+        services.notify(event=e, **scope, context=change_context(submitted))
+        for e in ("submitted", "decision", "scheduled", "failed")
+    ]
 
     assert addresses(notice) == ["buyer@customer.example", "owner@example.org"]
     assert all(addresses(ids) == ["owner@example.org"] for ids in internal)
     row = OutboxMessage.objects.get(pk__in=notice, to=["buyer@customer.example"])
     assert row.subject == "Maintenance on Tuesday" and "/changes/" not in row.body_text + row.body_html
     with pytest.raises(ValueError, match="customers follow services"):
-        services.subscription_save(target="board", target_id=submitted.board_id, email="x@example.org",
-                                   customer=True)
+        services.subscription_save(target="board", target_id=submitted.board_id, email="x@example.org", customer=True)

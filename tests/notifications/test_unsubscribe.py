@@ -45,8 +45,9 @@ def test_mail_clients_one_click_post_works_without_a_session_or_csrf_token(peopl
     """RFC 8058: the client POSTs List-Unsubscribe=One-Click to the link itself."""
     link = tokens.unsubscribe_url(Person(user_id=None, email="customer@example.org"), "customer_notification")
     client = Client(enforce_csrf_checks=True)
-    response = client.post(path_of(link), "List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        path_of(link), "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     assert Preference.objects.get(email="customer@example.org").muted_events == ["customer_notification"]
     assert recipients("customer_notification", emails=["Customer@Example.org"]) == []
@@ -88,17 +89,30 @@ def test_the_preferences_page_lets_a_person_choose_their_events_and_the_digest(p
     assert response.status_code == 302 and response["Location"] == path
     preference = Preference.objects.get(user=people["dave"])
     assert preference.digest and not preference.all_off
-    assert set(preference.muted_events) == {"submitted", "on_agenda", "rescheduled", "unscheduled",
-                                            "schedule_conflict", "deployment_started", "gate_waiting", "completed",
-                                            "rolled_back", "failed", "closed", "withdrawn", "customer_notification"}
+    assert set(preference.muted_events) == {
+        "submitted",
+        "on_agenda",
+        "rescheduled",
+        "unscheduled",
+        "schedule_conflict",
+        "deployment_started",
+        "gate_waiting",
+        "completed",
+        "rolled_back",
+        "failed",
+        "closed",
+        "withdrawn",
+        "customer_notification",
+    }
     assert recipients("submitted", user_ids=[people["dave"].pk]) == []
     assert recipients("vote_needed", user_ids=[people["dave"].pk]) == ["dave@example.com"]
 
 
 def test_people_without_an_account_get_no_digest_choice_and_can_stop_following(people, service_map):
     person = Person(user_id=None, email="ops@example.org")
-    subscription = services.subscription_save(target="service", target_id=service_map["api"].pk,
-                                              email="ops@example.org")
+    subscription = services.subscription_save(
+        target="service", target_id=service_map["api"].pk, email="ops@example.org"
+    )
     path = path_of(tokens.preferences_url(person))
     page = Client().get(path)
     assert "daily digest" not in page.text and "Service API" in page.text

@@ -38,9 +38,29 @@ class Worker:
         name = f"notifications-test-{uuid.uuid4().hex[:8]}@%h"
         with open(log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "ccb", "worker", "-Q", "notifications", "--pool=solo",
-                 "-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ccb",
+                    "worker",
+                    "-Q",
+                    "notifications",
+                    "--pool=solo",
+                    "-n",
+                    name,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel=INFO",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait(lambda: "ready." in self.output() or self.process.poll() is not None, 60, "the worker to start")
         assert self.process.poll() is None, self.output()
 
@@ -71,8 +91,9 @@ def broker():
     # Celery resolves the read and write URLs from broker_url once; point all three here.
     keys = ("broker_url", "broker_read_url", "broker_write_url", "broker_transport_options")
     saved = {key: app.conf.get(key) for key in keys}
-    app.conf.update(broker_url=REDIS_URL, broker_read_url=REDIS_URL, broker_write_url=REDIS_URL,
-                    broker_transport_options={})
+    app.conf.update(
+        broker_url=REDIS_URL, broker_read_url=REDIS_URL, broker_write_url=REDIS_URL, broker_transport_options={}
+    )
     _reset_connections(app)
     yield REDIS_URL
     app.conf.update(saved)
@@ -95,8 +116,10 @@ def start_worker(broker, mail_server, tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mail_server.port),
-        "CCB_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(mail_server.port),
+        "CCB_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONPATH": str(ROOT),
     }
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
@@ -113,8 +136,9 @@ def start_worker(broker, mail_server, tmp_path):
 
 def notify_committed(to: str) -> int:
     with transaction.atomic():
-        (outbox_id,) = services.notify(event="deployment_started", emails=[to],
-                                       context={"reference": "CHG-000009", "title": "Blue-green API"})
+        (outbox_id,) = services.notify(
+            event="deployment_started", emails=[to], context={"reference": "CHG-000009", "title": "Blue-green API"}
+        )
     return outbox_id
 
 
@@ -166,8 +190,11 @@ def test_a_worker_killed_mid_send_is_redelivered_and_sends_nothing_twice(start_w
     assert row.status == S.SENDING and row.handed_at is not None
 
     second = start_worker()  # Redis hands the unacknowledged task to it (visibility timeout: 3 s)
-    wait(lambda: "succeeded" in second.output() and "'sending'" in second.output(), 30,
-         "the redelivered task to run on the second worker")
+    wait(
+        lambda: "succeeded" in second.output() and "'sending'" in second.output(),
+        30,
+        "the redelivered task to run on the second worker",
+    )
     assert len(inbox.messages) == 1
     assert status(outbox_id).status == S.SENDING
 

@@ -12,7 +12,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = audit.verify(using=options["database"])
         if not result.ok:
-            raise CommandError(f"audit chain broken at seq {result.first_bad_seq}: {result.reason} "
-                               f"({result.checked} events verified before it)")
-        self.stdout.write(f"audit chain intact: {result.checked} events, head seq {result.head_seq} "
-                          f"hash {result.head_hash}")
+            raise CommandError(
+                f"audit chain broken at seq {result.first_bad_seq}: {result.reason} "
+                f"({result.checked} events verified before it)"
+            )
+        self.stdout.write(
+            f"audit chain intact: {result.checked} events, head seq {result.head_seq} hash {result.head_hash}"
+        )

@@ -9,7 +9,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logins = demo.seed()
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in as any of these, password "
-                                             f"'{settings.CCB_DEMO_PASSWORD}':"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready. Sign in as any of these, password '{settings.CCB_DEMO_PASSWORD}':")
+        )
         for username, role in logins:
             self.stdout.write(f"  {username:<8} {role}")
