@@ -1,10 +1,10 @@
 """What ccb tells notifications about boards, registered in CcbConfig.ready (notifications imports no ccb)."""
 
+from django.contrib.auth import get_user_model
 from guardian.shortcuts import get_users_with_perms
 
-from ccb.choices import REVIEW_STATES
-from ccb.models import Board, ChangeRequest, Vote
-from ccb.services import eligible_voters
+from ccb import selectors
+from ccb.models import Board
 
 
 def board_member_ids(board_id: int) -> list[int]:
@@ -12,28 +12,16 @@ def board_member_ids(board_id: int) -> list[int]:
     board = Board.objects.filter(pk=board_id).first()
     if board is None:
         return []
-    holders = get_users_with_perms(board, with_group_users=True, only_with_perms_in=["board_member", "board_chair"])
+    holders = get_users_with_perms(board, with_group_users=True, only_with_perms_in=list(selectors.VOTING_PERMISSIONS))
     return [user.pk for user in holders if user.is_active]
 
 
 def changes_awaiting_vote(user_ids: list[int]) -> dict[int, list[dict]]:
-    """For each person, the changes in review whose current revision still lacks their vote and on
-    which they are eligible (requesters and implementers are not)."""
-    wanted, result = set(user_ids), {}
-    changes = (
-        ChangeRequest.objects.filter(status__in=REVIEW_STATES, current_revision__isnull=False)
-        .select_related("board")
-        .order_by("submitted_at", "pk")
-    )
-    for change in changes:
-        members, _chairs = eligible_voters(change)
-        voted = set(
-            Vote.objects.filter(revision_id=change.current_revision_id, voided_at__isnull=True).values_list(
-                "voter_id", flat=True
-            )
-        )
-        for user_id in sorted((members - voted) & wanted):
-            result.setdefault(user_id, []).append(
+    """For each person, the changes in review whose current revision still lacks their vote (one query each)."""
+    result: dict[int, list[dict]] = {}
+    for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True):
+        for change in selectors.changes_awaiting_vote(user=user).order_by("submitted_at", "pk"):
+            result.setdefault(user.pk, []).append(
                 {
                     "id": change.pk,
                     "reference": change.reference,

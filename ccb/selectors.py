@@ -2,36 +2,74 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import get_users_with_perms
 
-from ccb import policies
-from ccb.choices import BoardRole, Status
+from ccb import policies, quorum, risk
+from ccb.choices import (
+    REVIEW_STATES,
+    RISK_ORDER,
+    AttachmentKind,
+    BoardRole,
+    ChangeType,
+    NotificationAudience,
+    Status,
+)
 from ccb.exceptions import PolicyViolation
 from ccb.models import (
     AuditEvent,
     Board,
     CalendarFeedToken,
     ChangeRequest,
+    ChangeRevision,
     Condition,
     FreezeWindow,
     MaintenanceWindow,
     Service,
     StandardChangeTemplate,
+    Vote,
 )
 
 
-def board_ids_with_role(*, user: AbstractBaseUser) -> list[int]:
-    """Ids of boards on which the user holds any role, granted directly or through a group: one query."""
+def board_ids_with_role(*, user: AbstractBaseUser, codenames: tuple[str, ...] = ("view_board",)) -> list[int]:
+    """Ids of boards on which the user holds one of these permissions (any role: ``view_board``),
+    granted directly or through a group: one query."""
     board_type = ContentType.objects.get_for_model(Board)
     direct = UserObjectPermission.objects.filter(
-        user=user, content_type=board_type, permission__codename="view_board"
+        user=user, content_type=board_type, permission__codename__in=codenames
     ).values_list("object_pk")
     via_group = GroupObjectPermission.objects.filter(
-        group__user=user, content_type=board_type, permission__codename="view_board"
+        group__user=user, content_type=board_type, permission__codename__in=codenames
     ).values_list("object_pk")
     return [int(pk) for (pk,) in direct.union(via_group)]
+
+
+VOTING_PERMISSIONS = ("board_member", "board_chair")
+
+
+def changes_awaiting_vote(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+    """Changes under review that still need this person's vote on their current revision.
+
+    On boards where they are a member or the chair, and not theirs to vote on: not requested, authored
+    (any revision) or implemented by them. The dashboard and the daily digest both read this.
+    """
+    if not user.is_active:
+        return ChangeRequest.objects.none()
+    voted = Vote.objects.filter(revision=OuterRef("current_revision"), voter=user, voided_at__isnull=True)
+    authored = ChangeRevision.objects.filter(change=OuterRef("pk"), created_by=user)
+    return (
+        ChangeRequest.objects.filter(
+            board_id__in=board_ids_with_role(user=user, codenames=VOTING_PERMISSIONS),
+            status__in=REVIEW_STATES,
+            current_revision__isnull=False,
+        )
+        .exclude(Q(requester=user) | Q(implementer=user))
+        .exclude(Exists(authored))
+        .exclude(Exists(voted))
+        .select_related("board")
+    )
 
 
 def boards_with_role(*, user: AbstractBaseUser) -> QuerySet[Board]:
@@ -195,3 +233,102 @@ def calendar_windows(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWindow]:
 def calendar_freezes(*, user: AbstractBaseUser, since) -> QuerySet[FreezeWindow]:
     boards = calendar_boards(user=user).values("pk")
     return freeze_list(user=user).filter(Q(board__isnull=True) | Q(board__in=boards), active=True, end__gte=since)
+
+
+# --- review: who votes, what is missing, where the votes stand ---------------------------------------
+
+
+def eligible_voters(*, change: ChangeRequest) -> tuple[set[int], set[int]]:
+    """(eligible member ids, chair ids among them): members and chair, less requesters and implementer.
+
+    Read from the board's object permissions, granted to people directly or through groups; a person
+    holding several roles counts once.
+    """
+    holders = get_users_with_perms(
+        change.board, attach_perms=True, with_group_users=True, only_with_perms_in=["board_member", "board_chair"]
+    )
+    authors = {change.requester_id, *change.revisions.values_list("created_by_id", flat=True)}
+    excluded = authors | {change.implementer_id}
+    members = {u.pk for u in holders if u.is_active} - excluded
+    chairs = {u.pk for u, perms in holders.items() if u.is_active and "board_chair" in perms} - excluded
+    return members, chairs
+
+
+def entry_criteria(*, change: ChangeRequest) -> dict[str, list[str]]:
+    """What stands between the packet and submission, one message per missing item."""
+    missing: dict[str, list[str]] = {}
+
+    def need(key: str, message: str) -> None:
+        missing.setdefault(key, []).append(message)
+
+    normal = change.change_type == ChangeType.NORMAL
+    standard = change.change_type == ChangeType.STANDARD
+    for name in ("title", "summary", "justification"):
+        if not getattr(change, name).strip():
+            need(name, "Required before submitting.")
+    if not change.services.exists():
+        need("services", "Name at least one affected service.")
+    if not standard:
+        if change.users_affected is None:
+            need("users_affected", "Say how many users the change affects (0 if none).")
+        if change.expected_downtime_minutes is None:
+            need("expected_downtime_minutes", "Give the expected downtime in minutes (0 if none).")
+        for key in risk.unanswered(change.risk_answers):
+            need(f"risk_answers.{key}", f"Answer: {risk.QUESTIONS[key]['label']}")
+        if not change.open_issues_resolved:
+            need("open_issues_resolved", "Attest that no critical or high issue is open.")
+    if normal:
+        if change.roi_cost is None or change.roi_benefit is None:
+            need("roi", "Give the ROI: cost and benefit.")
+        if not change.test_environments_validated:
+            need("test_environments_validated", "Confirm the test environments were validated.")
+        report = change.attachments.filter(kind=AttachmentKind.VALIDATION_REPORT).exclude(signed_by="")
+        if not report.filter(signed_on__isnull=False).exists():
+            need("validation_report", "Attach the signed Phase 5 validation report (signer and date).")
+    if not change.rollback_steps.strip() or change.rollback_minutes is None:
+        need("rollback_plan", "Describe the rollback steps and the time they take.")
+    if change.runbook_version_id is None:
+        need("runbook_version", "Link the deployment runbook.")
+    elif change.runbook_version.approved_at is None:
+        need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
+    if change.notification_audience != NotificationAudience.NONE and not (
+        change.notification_subject.strip() and change.notification_body.strip()
+    ):
+        need("notification", "Draft the customer notification (subject and body) for its audience.")
+    if change.implementer_id is None:
+        need("implementer", "Assign the implementer.")
+    if standard and change.template and change.risk_level not in _levels_up_to(change.template.max_risk):
+        need("risk_level", f"Risk is {change.risk_level}; the template covers up to {change.template.max_risk}.")
+    if not standard:
+        members, chairs = eligible_voters(change=change)
+        why = quorum.reachable(
+            board=change.board,
+            change_type=change.change_type,
+            risk_level=change.risk_level,
+            eligible_ids=members,
+            chair_ids=chairs,
+        )
+        if why:
+            need("quorum", why)
+    return missing
+
+
+def _levels_up_to(level: str) -> list[str]:
+    return [lvl for lvl, rank in RISK_ORDER.items() if rank <= RISK_ORDER[level]]
+
+
+def tally(*, change: ChangeRequest) -> quorum.Tally:
+    """The quorum rule applied to the current votes of eligible members on the current revision."""
+    members, chairs = eligible_voters(change=change)
+    votes = [
+        (v.voter_id, v.decision, v.conditions)
+        for v in Vote.objects.filter(revision=change.current_revision, voided_at__isnull=True, voter_id__in=members)
+    ]
+    return quorum.evaluate(
+        board=change.board,
+        change_type=change.change_type,
+        risk_level=change.risk_level,
+        eligible_ids=members,
+        chair_ids=chairs,
+        votes=votes,
+    )

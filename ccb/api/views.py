@@ -196,7 +196,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     @action(detail=True, methods=["get"], url_path="entry-criteria")
     def entry_criteria(self, request, pk=None):
         change = self.get_object()
-        missing = services.entry_criteria(change)
+        missing = selectors.entry_criteria(change=change)
         return Response({"ready": not missing, "missing": missing})
 
     @extend_schema(request=None, responses=s.ChangeDetailSerializer)
@@ -239,7 +239,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         change = self.get_object()
         if change.current_revision_id is None:
             return Response({"detail": "The change has not been submitted."}, status=status.HTTP_409_CONFLICT)
-        return Response(services.tally(change).as_dict())
+        return Response(selectors.tally(change=change).as_dict())
 
     @extend_schema(request=s.DecideInputSerializer, responses={201: s.DecisionSerializer})
     @action(detail=True, methods=["post"])

@@ -9,6 +9,7 @@ from .boards import (
     site_auditor_revoke,
     template_save,
 )
+from .booking import change_request_schedule
 from .changes import (
     attachment_add,
     change_request_create,
@@ -17,19 +18,20 @@ from .changes import (
     change_request_submit,
     change_request_update,
     change_request_withdraw,
-    eligible_voters,
-    entry_criteria,
 )
-from .delivery import (
+from .implementation import (
     approval_binding_error,
     change_request_close,
     change_request_finish_implementation,
-    change_request_record_retrospective,
-    change_request_schedule,
     change_request_start_implementation,
-    condition_satisfy,
 )
-from .review import change_request_decide, change_request_start_review, tally, vote_cast
+from .review import (
+    change_request_decide,
+    change_request_record_retrospective,
+    change_request_start_review,
+    condition_satisfy,
+    vote_cast,
+)
 from .windows import (
     calendar_token_revoke,
     calendar_token_rotate,
@@ -63,8 +65,6 @@ __all__ = [
     "change_request_withdraw",
     "change_schedules_recheck",
     "condition_satisfy",
-    "eligible_voters",
-    "entry_criteria",
     "freeze_deactivate",
     "freeze_save",
     "maintenance_window_deactivate",
@@ -72,7 +72,6 @@ __all__ = [
     "service_save",
     "site_auditor_grant",
     "site_auditor_revoke",
-    "tally",
     "template_save",
     "vote_cast",
 ]

@@ -7,9 +7,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
-from guardian.shortcuts import get_users_with_perms
 
-from ccb import audit, notices, policies, quorum, revisions, risk, scheduling
+from ccb import audit, notices, policies, revisions, risk, scheduling, selectors
 from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
@@ -18,11 +17,19 @@ from ccb.choices import (
     ChangeType,
     DecisionBasis,
     DecisionOutcome,
-    NotificationAudience,
     Status,
 )
 from ccb.exceptions import IllegalTransition, PacketInvalid
-from ccb.models import Attachment, Board, ChangeRequest, ChangeRevision, Decision, StandardChangeTemplate, Vote
+from ccb.models import (
+    Attachment,
+    Board,
+    ChangeRequest,
+    ChangeRevision,
+    Condition,
+    Decision,
+    StandardChangeTemplate,
+    Vote,
+)
 from ccb.models.changes import PACKET_FIELDS
 
 from .base import assert_transition, lock_change, lock_scheduling, service
@@ -158,7 +165,7 @@ def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser,
     revision = _new_revision(change, actor)
     change.save(update_fields=["current_revision"])
     if _void_votes(change, actor):
-        members, _ = eligible_voters(change)
+        members, _ = selectors.eligible_voters(change=change)
         notices.vote_needed(change, actor, members, f"Revision {revision.number} needs your vote again.")
     audit.record(
         actor=actor,
@@ -197,87 +204,6 @@ def change_request_update(*, change_id: int, actor: AbstractBaseUser, data: dict
     return change
 
 
-def eligible_voters(change: ChangeRequest) -> tuple[set[int], set[int]]:
-    """(eligible member ids, chair ids among them): members and chair, less requesters and implementer.
-
-    Read from the board's object permissions, granted to people directly or through groups; a person
-    holding several roles counts once.
-    """
-    holders = get_users_with_perms(
-        change.board, attach_perms=True, with_group_users=True, only_with_perms_in=["board_member", "board_chair"]
-    )
-    authors = {change.requester_id, *change.revisions.values_list("created_by_id", flat=True)}
-    excluded = authors | {change.implementer_id}
-    members = {u.pk for u in holders if u.is_active} - excluded
-    chairs = {u.pk for u, perms in holders.items() if u.is_active and "board_chair" in perms} - excluded
-    return members, chairs
-
-
-def entry_criteria(change: ChangeRequest) -> dict[str, list[str]]:
-    """What stands between the packet and submission, one message per missing item."""
-    missing: dict[str, list[str]] = {}
-
-    def need(key: str, message: str) -> None:
-        missing.setdefault(key, []).append(message)
-
-    normal = change.change_type == ChangeType.NORMAL
-    standard = change.change_type == ChangeType.STANDARD
-    for name in ("title", "summary", "justification"):
-        if not getattr(change, name).strip():
-            need(name, "Required before submitting.")
-    if not change.services.exists():
-        need("services", "Name at least one affected service.")
-    if not standard:
-        if change.users_affected is None:
-            need("users_affected", "Say how many users the change affects (0 if none).")
-        if change.expected_downtime_minutes is None:
-            need("expected_downtime_minutes", "Give the expected downtime in minutes (0 if none).")
-        for key in risk.unanswered(change.risk_answers):
-            need(f"risk_answers.{key}", f"Answer: {risk.QUESTIONS[key]['label']}")
-        if not change.open_issues_resolved:
-            need("open_issues_resolved", "Attest that no critical or high issue is open.")
-    if normal:
-        if change.roi_cost is None or change.roi_benefit is None:
-            need("roi", "Give the ROI: cost and benefit.")
-        if not change.test_environments_validated:
-            need("test_environments_validated", "Confirm the test environments were validated.")
-        report = change.attachments.filter(kind=AttachmentKind.VALIDATION_REPORT).exclude(signed_by="")
-        if not report.filter(signed_on__isnull=False).exists():
-            need("validation_report", "Attach the signed Phase 5 validation report (signer and date).")
-    if not change.rollback_steps.strip() or change.rollback_minutes is None:
-        need("rollback_plan", "Describe the rollback steps and the time they take.")
-    if change.runbook_version_id is None:
-        need("runbook_version", "Link the deployment runbook.")
-    elif change.runbook_version.approved_at is None:
-        need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
-    if change.notification_audience != NotificationAudience.NONE and not (
-        change.notification_subject.strip() and change.notification_body.strip()
-    ):
-        need("notification", "Draft the customer notification (subject and body) for its audience.")
-    if change.implementer_id is None:
-        need("implementer", "Assign the implementer.")
-    if standard and change.template and change.risk_level not in _levels_up_to(change.template.max_risk):
-        need("risk_level", f"Risk is {change.risk_level}; the template covers up to {change.template.max_risk}.")
-    if not standard:
-        members, chairs = eligible_voters(change)
-        why = quorum.reachable(
-            board=change.board,
-            change_type=change.change_type,
-            risk_level=change.risk_level,
-            eligible_ids=members,
-            chair_ids=chairs,
-        )
-        if why:
-            need("quorum", why)
-    return missing
-
-
-def _levels_up_to(level: str) -> list[str]:
-    from ccb.choices import RISK_ORDER
-
-    return [lvl for lvl, rank in RISK_ORDER.items() if rank <= RISK_ORDER[level]]
-
-
 @service
 def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
     change = lock_change(change_id)
@@ -286,7 +212,7 @@ def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeR
     assert_transition(change, Status.APPROVED if standard else Status.SUBMITTED, "submit")
     policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     _recompute_risk(change)
-    missing = entry_criteria(change)
+    missing = selectors.entry_criteria(change=change)
     if missing:
         raise PacketInvalid(missing)
     revision = _new_revision(change, actor)
@@ -327,8 +253,7 @@ def record_decision(
     conditions: list[dict] | None = None,
 ) -> Decision:
     """Write the decision on the current revision and move the change; caller holds the row lock."""
-    from ccb.models import Condition
-
+    assert_transition(change, outcome, "decide")
     revision = change.current_revision
     decision = Decision.objects.create(
         change=change,

@@ -1,17 +1,28 @@
-"""Votes, the quorum evaluation after each vote, and the chair's decision."""
+"""Votes, the quorum evaluation after each vote, the chair's decision, its conditions, and the
+retrospective review an emergency change owes."""
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from ccb import audit, notices, policies, quorum
-from ccb.choices import REVIEW_STATES, AuditAction, BoardRole, DecisionBasis, DecisionOutcome, Status, VoteDecision
+from ccb import audit, notices, policies, selectors
+from ccb.choices import (
+    REVIEW_STATES,
+    AuditAction,
+    BoardRole,
+    ChangeType,
+    DecisionBasis,
+    DecisionOutcome,
+    Status,
+    VoteDecision,
+)
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
-from ccb.models import ChangeRequest, Decision, Vote
+from ccb.models import ChangeRequest, Condition, Decision, Vote
 
 from .base import assert_transition, lock_change, service
-from .changes import eligible_voters, record_decision
+from .changes import record_decision
 
 
 def _clean_conditions(conditions: list[Any] | None) -> list[str]:
@@ -31,9 +42,9 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
         target=change,
         data={"revision": change.current_revision.content_hash},
     )
-    members, _ = eligible_voters(change)
+    members, _ = selectors.eligible_voters(change=change)
     voted = set(Vote.objects.filter(revision=change.current_revision).values_list("voter_id", flat=True))
-    notices.on_agenda(change, actor, members - voted - {actor.pk}, tally(change).explanation)
+    notices.on_agenda(change, actor, members - voted - {actor.pk}, selectors.tally(change=change).explanation)
 
 
 @service
@@ -47,22 +58,6 @@ def change_request_start_review(*, change_id: int, actor: AbstractBaseUser) -> C
         policies.assert_can_vote(actor=actor, change=change)
     _start_review(change, actor)
     return change
-
-
-def tally(change: ChangeRequest) -> quorum.Tally:
-    members, chairs = eligible_voters(change)
-    votes = [
-        (v.voter_id, v.decision, v.conditions)
-        for v in Vote.objects.filter(revision=change.current_revision, voided_at__isnull=True, voter_id__in=members)
-    ]
-    return quorum.evaluate(
-        board=change.board,
-        change_type=change.change_type,
-        risk_level=change.risk_level,
-        eligible_ids=members,
-        chair_ids=chairs,
-        votes=votes,
-    )
 
 
 @service
@@ -118,7 +113,7 @@ def vote_cast(
 
 
 def _decide_if_quorum(change: ChangeRequest, voter: AbstractBaseUser) -> Decision | None:
-    result = tally(change)
+    result = selectors.tally(change=change)
     if result.outcome is None:
         return None
     conditions = [{"text": text, "proposed_by": None} for text in dict.fromkeys(result.conditions)]
@@ -158,3 +153,52 @@ def change_request_decide(
         rationale=rationale.strip(),
         conditions=[{**c, "proposed_by": actor} for c in conditions],
     )
+
+
+@service
+def condition_satisfy(*, condition_id: int, actor: AbstractBaseUser, evidence: str) -> Condition:
+    condition = Condition.objects.select_for_update().select_related("change__board").get(pk=condition_id)
+    change = condition.change
+    if actor.pk not in (change.requester_id, change.implementer_id):
+        policies.assert_can_implement(actor=actor, change=change)
+    if condition.satisfied_at:
+        raise Conflict("This condition was already met.")
+    if not evidence.strip():
+        raise PacketInvalid({"evidence": ["Say how the condition was met (a link or a note)."]})
+    condition.satisfied_at, condition.satisfied_by, condition.evidence = timezone.now(), actor, evidence.strip()
+    condition.save()
+    audit.record(
+        actor=actor,
+        action=AuditAction.CONDITION_SATISFIED,
+        target=change,
+        data={"condition": condition.pk, "text": condition.text, "evidence": condition.evidence},
+    )
+    return condition
+
+
+@service
+def change_request_record_retrospective(*, change_id: int, actor: AbstractBaseUser, notes: str) -> ChangeRequest:
+    """The full board review an emergency change owes after the fact."""
+    change = lock_change(change_id)
+    policies.assert_can_review_retrospective(actor=actor, change=change)
+    if change.change_type != ChangeType.EMERGENCY:
+        raise Conflict("Only emergency changes have a retrospective review.")
+    if change.decided_at is None:
+        raise IllegalTransition(change.status, "review the retrospective of")
+    if change.retrospective_at:
+        raise Conflict("The retrospective review is already recorded.")
+    if not notes.strip():
+        raise PacketInvalid({"notes": ["Record what the board found in its review."]})
+    change.retrospective_at, change.retrospective_by = timezone.now(), actor
+    change.retrospective_notes = notes.strip()
+    change.save(update_fields=["retrospective_at", "retrospective_by", "retrospective_notes", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_RETROSPECTIVE,
+        target=change,
+        data={
+            "notes": change.retrospective_notes,
+            "overdue": bool(change.review_due_at and change.review_due_at < change.retrospective_at),
+        },
+    )
+    return change

@@ -4,16 +4,16 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from ccb import audit, policies, risk, selectors, services
+from ccb import audit, policies, risk, selectors
 from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
 from ccb.choices import REVIEW_STATES, BoardRole, ChangeType, Status
 from ccb.exceptions import PolicyViolation
-from ccb.models import AuditEvent, Board, ChangeRequest, Vote
+from ccb.models import AuditEvent, Board, ChangeRequest
 from ccb.web.calendar import free_slots
 from ccb.web.forms import AuditFilterForm, DecideForm, VoteForm
 from ccb.web.helpers import abilities, change_for, refused
@@ -29,22 +29,6 @@ SORTS = {
 }
 
 
-def _awaiting_vote(user, changes):
-    """Changes under review on boards where the user votes, not theirs, not yet voted on this revision."""
-    board_ids = [
-        b.pk
-        for b in selectors.boards_with_role(user=user)
-        if policies.has_role(user, b, BoardRole.MEMBER) or policies.has_role(user, b, BoardRole.CHAIR)
-    ]
-    voted = Vote.objects.filter(change=OuterRef("pk"), revision=OuterRef("current_revision"), voter=user)
-    return (
-        changes.filter(board_id__in=board_ids, status__in=REVIEW_STATES)
-        .exclude(Q(requester=user) | Q(implementer=user) | Q(revisions__created_by=user))
-        .exclude(Exists(voted))
-        .distinct()
-    )
-
-
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     changes = selectors.change_request_list(user=request.user)
@@ -52,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "dashboard",
         "mine": changes.filter(requester=request.user).order_by("-updated_at")[:8],
-        "awaiting": _awaiting_vote(request.user, changes).order_by("submitted_at")[:8],
+        "awaiting": selectors.changes_awaiting_vote(user=request.user).order_by("submitted_at")[:8],
         "deployments": changes.filter(
             implementer=request.user, status__in=[Status.SCHEDULED, Status.IMPLEMENTING]
         ).order_by("planned_start")[:8],
@@ -145,8 +129,8 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
             (q["label"], change.risk_answers.get(key, "not answered").replace("_", " "))
             for key, q in risk.QUESTIONS.items()
         ],
-        "missing": services.entry_criteria(change) if change.status == Status.DRAFT else {},
-        "tally": services.tally(change) if change.status in REVIEW_STATES else None,
+        "missing": selectors.entry_criteria(change=change) if change.status == Status.DRAFT else {},
+        "tally": selectors.tally(change=change) if change.status in REVIEW_STATES else None,
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
         "decide_form": DecideForm(),
         "slots": free_slots(change) if can["schedule"] else [],
@@ -196,7 +180,7 @@ def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
     return {
         "change": change,
         "can": abilities(request.user, change),
-        "tally": services.tally(change),
+        "tally": selectors.tally(change=change),
         "votes": change.votes.filter(revision=revision).select_related("voter"),
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}),
         "decide_form": DecideForm(),

@@ -79,7 +79,7 @@ def test_times_are_shown_in_utc_whoever_caused_the_event():
 
 
 def test_the_context_ccb_scheduling_sends_reads_well():
-    """ccb.services.delivery / windows pass the slot as planned_start/planned_end ISO text."""
+    """ccb.services.booking / windows pass the slot as planned_start/planned_end ISO text."""
     base = {
         "reference": "CHG-000042",
         "title": "Rotate keys",

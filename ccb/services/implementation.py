@@ -1,0 +1,113 @@
+"""Carrying out an approved change: the binding check before it starts, the outcome, and closing."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from ccb import audit, notices, policies, revisions
+from ccb.choices import (
+    APPROVED_STATES,
+    OUTCOME_STATES,
+    AuditAction,
+    NotificationTiming,
+    Status,
+)
+from ccb.exceptions import Conflict, PacketInvalid
+from ccb.models import ChangeRequest
+
+from .base import assert_transition, lock_change, service
+
+EXIT_CRITERIA = {
+    "smoke_tests_passed": "Smoke tests passed in production.",
+    "monitoring_normal": "Monitoring shows normal behaviour.",
+    "notifications_sent": "Customer and stakeholder notifications were sent.",
+}
+
+
+def approval_binding_error(change: ChangeRequest) -> str:
+    """Why what would execute now differs from what the board approved, or '' when it matches."""
+    decision = change.decisions.filter(revision=change.current_revision).first()
+    if decision is None or decision.outcome not in APPROVED_STATES:
+        return "The current revision of this change has no approval."
+    runbook = change.runbook_version
+    if (
+        runbook is None
+        or runbook.computed_hash() != decision.runbook_hash
+        or runbook.content_hash != (decision.runbook_hash)
+    ):
+        return "The runbook differs from the approved runbook version."
+    if revisions.content_hash(revisions.snapshot(change)) != decision.revision_hash:
+        return "The packet differs from the approved revision; it must be approved again."
+    return ""
+
+
+@service
+def change_request_start_implementation(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_implement(actor=actor, change=change)
+    assert_transition(change, Status.IMPLEMENTING, "start implementing")
+    binding = approval_binding_error(change)
+    if binding:
+        raise Conflict(binding)
+    open_conditions = list(
+        change.conditions.filter(satisfied_at__isnull=True, kind="manual").values_list("text", flat=True)
+    )
+    if open_conditions:
+        raise Conflict("Conditions of the approval are not met yet: " + "; ".join(open_conditions))
+    change.status, change.implementation_started_at = Status.IMPLEMENTING, timezone.now()
+    change.save(update_fields=["status", "implementation_started_at", "updated_at"])
+    notices.deployment_started(change, actor)
+    if change.notification_timing == NotificationTiming.AT_START:
+        notices.customer_notice(change)
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_IMPLEMENTATION_STARTED,
+        target=change,
+        data={"revision": change.current_revision.content_hash, "runbook": change.current_revision.runbook_hash},
+    )
+    return change
+
+
+@service
+def change_request_finish_implementation(
+    *, change_id: int, actor: AbstractBaseUser, outcome: str, notes: str = ""
+) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_implement(actor=actor, change=change)
+    if outcome not in OUTCOME_STATES:
+        raise PacketInvalid({"outcome": [f"Choose one of: {', '.join(sorted(OUTCOME_STATES))}."]})
+    assert_transition(change, outcome, "record the outcome of")
+    change.status, change.implementation_finished_at = outcome, timezone.now()
+    change.implementation_notes = notes.strip()
+    change.save(update_fields=["status", "implementation_finished_at", "implementation_notes", "updated_at"])
+    notices.finished(change, actor)
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED,
+        target=change,
+        data={"outcome": outcome, "notes": change.implementation_notes},
+    )
+    return change
+
+
+@service
+def change_request_close(
+    *, change_id: int, actor: AbstractBaseUser, exit_criteria: dict[str, bool], review: str
+) -> ChangeRequest:
+    change = lock_change(change_id)
+    policies.assert_can_close(actor=actor, change=change)
+    assert_transition(change, Status.CLOSED, "close")
+    errors: dict[str, list[str]] = {}
+    if not review.strip():
+        errors["review"] = ["Write the post-implementation review."]
+    if change.status == Status.COMPLETED:
+        for key, text in EXIT_CRITERIA.items():
+            if exit_criteria.get(key) is not True:
+                errors[key] = [f"Exit criterion not confirmed: {text}"]
+    if errors:
+        raise PacketInvalid(errors)
+    change.exit_criteria = {**{k: bool(exit_criteria.get(k)) for k in EXIT_CRITERIA}, "review": review.strip()}
+    change.status, change.closed_at = Status.CLOSED, timezone.now()
+    change.save(update_fields=["exit_criteria", "status", "closed_at", "updated_at"])
+    notices.closed(change, actor)
+    audit.record(actor=actor, action=AuditAction.CHANGE_CLOSED, target=change, data=change.exit_criteria)
+    return change
