@@ -67,7 +67,7 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2, RiskLevel.CRITICAL: 3}
+RISK_ORDER: dict[str, int] = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2, RiskLevel.CRITICAL: 3}
 
 
 class Criticality(models.TextChoices):
@@ -85,7 +85,7 @@ class BoardRole(models.TextChoices):
 
 
 # Object permission on the board that each role carries (django-guardian).
-ROLE_PERMISSIONS = {
+ROLE_PERMISSIONS: dict[str, str] = {
     BoardRole.MEMBER: "board_member",
     BoardRole.CHAIR: "board_chair",
     BoardRole.IMPLEMENTER: "board_implementer",

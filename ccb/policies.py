@@ -3,19 +3,25 @@
 Services call these; nothing else decides who may do what to a change.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from django.contrib.auth.models import Permission
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.db.models import Q
 from guardian.shortcuts import get_group_perms, get_user_perms
 
 from ccb.choices import BoardRole
 from ccb.exceptions import PolicyViolation
 
+if TYPE_CHECKING:  # type names only: ccb never imports deployments at run time
+    from ccb.models import Board, ChangeRequest
+    from deployments.models import RunbookVersion
+
 ROLE_CODENAME = {role: f"board_{role}" for role in BoardRole.values}
 
 
-def has_role(user: Any, board: Any, role: str) -> bool:
+def has_role(user: User | AnonymousUser | None, board: Board, role: str) -> bool:
     """The role's object permission on the board, held directly or through a group.
 
     Deliberately not ``user.has_perm``: a superuser holds every permission there, and an
@@ -27,31 +33,33 @@ def has_role(user: Any, board: Any, role: str) -> bool:
     return codename in get_user_perms(user, board) or codename in get_group_perms(user, board)
 
 
-def is_author(user: Any, change: Any) -> bool:
+def is_author(user: User, change: ChangeRequest) -> bool:
     """Whoever authored the change or any revision of it counts as its requester."""
     if change.requester_id == user.pk:
         return True
     return change.pk is not None and change.revisions.filter(created_by=user).exists()
 
 
-def _refuse(rule: str, message: str, actor: Any, target: Any) -> None:
+def _refuse(rule: str, message: str, actor: User, target: Any) -> NoReturn:
     raise PolicyViolation(rule, message, actor=actor, target=target)
 
 
-def is_site_auditor(user: Any) -> bool:
+def is_site_auditor(user: User | AnonymousUser | None) -> bool:
     """Holds the site-wide auditor permission (directly or through a group): reads all, writes nothing."""
     if user is None or not user.is_authenticated or user.is_superuser or not user.is_active:
         return False
-    if not hasattr(user, "_ccb_site_auditor"):  # one query, remembered for the request
-        user._ccb_site_auditor = (
+    cached = getattr(user, "_ccb_site_auditor", None)
+    if cached is None:  # one query, remembered on the user object for the request
+        cached = (
             Permission.objects.filter(content_type__app_label="ccb", codename="audit_everything")
             .filter(Q(user=user) | Q(group__user=user))
             .exists()
         )
-    return user._ccb_site_auditor
+        setattr(user, "_ccb_site_auditor", cached)  # noqa: B010 - a private attribute the model does not declare
+    return bool(cached)
 
 
-def assert_not_read_only(*, actor: Any, board: Any, target: Any = None) -> None:
+def assert_not_read_only(*, actor: User, board: Board, target: Any = None) -> None:
     if is_site_auditor(actor):
         _refuse("auditor_read_only", "Auditors read everything and change nothing.", actor, target)
     if has_role(actor, board, BoardRole.AUDITOR) and not any(
@@ -60,13 +68,13 @@ def assert_not_read_only(*, actor: Any, board: Any, target: Any = None) -> None:
         _refuse("auditor_read_only", "Auditors read everything on their board and change nothing.", actor, target)
 
 
-def assert_can_edit(*, actor: Any, change: Any) -> None:
+def assert_can_edit(*, actor: User, change: ChangeRequest) -> None:
     assert_not_read_only(actor=actor, board=change.board, target=change)
     if change.requester_id != actor.pk:
         _refuse("requester_only_edits", "Only the change's requester may edit or submit it.", actor, change)
 
 
-def assert_implementer_allowed(*, implementer: Any, change: Any, actor: Any) -> None:
+def assert_implementer_allowed(*, implementer: User | None, change: ChangeRequest, actor: User) -> None:
     if implementer is None:
         return
     if not has_role(implementer, change.board, BoardRole.IMPLEMENTER):
@@ -93,7 +101,7 @@ def assert_implementer_allowed(*, implementer: Any, change: Any, actor: Any) -> 
         )
 
 
-def assert_can_vote(*, actor: Any, change: Any) -> None:
+def assert_can_vote(*, actor: User, change: ChangeRequest) -> None:
     if is_author(actor, change):
         _refuse("requester_cannot_vote", "You requested this change, so you cannot vote on it.", actor, change)
     if change.implementer_id == actor.pk:
@@ -104,7 +112,7 @@ def assert_can_vote(*, actor: Any, change: Any) -> None:
         _refuse("members_only_vote", f"Only current members of {change.board} vote on its changes.", actor, change)
 
 
-def assert_can_decide(*, actor: Any, change: Any) -> None:
+def assert_can_decide(*, actor: User, change: ChangeRequest) -> None:
     if not has_role(actor, change.board, BoardRole.CHAIR):
         _refuse("chair_only_decides", f"Only the chair of {change.board} decides a change directly.", actor, change)
     if is_author(actor, change):
@@ -113,11 +121,11 @@ def assert_can_decide(*, actor: Any, change: Any) -> None:
         _refuse("implementer_cannot_approve", "You will implement this change, so you cannot decide it.", actor, change)
 
 
-def assert_can_review_retrospective(*, actor: Any, change: Any) -> None:
+def assert_can_review_retrospective(*, actor: User, change: ChangeRequest) -> None:
     assert_can_decide(actor=actor, change=change)
 
 
-def assert_can_schedule(*, actor: Any, change: Any) -> None:
+def assert_can_schedule(*, actor: User, change: ChangeRequest) -> None:
     if change.implementer_id == actor.pk or has_role(actor, change.board, BoardRole.CHAIR):
         return
     _refuse(
@@ -128,14 +136,14 @@ def assert_can_schedule(*, actor: Any, change: Any) -> None:
     )
 
 
-def assert_can_implement(*, actor: Any, change: Any) -> None:
+def assert_can_implement(*, actor: User, change: ChangeRequest) -> None:
     if change.implementer_id != actor.pk:
         _refuse("implementer_only_executes", "Only the change's assigned implementer carries it out.", actor, change)
     if not has_role(actor, change.board, BoardRole.IMPLEMENTER):
         _refuse("implementer_needs_role", f"You are no longer an implementer on {change.board}.", actor, change)
 
 
-def assert_can_close(*, actor: Any, change: Any) -> None:
+def assert_can_close(*, actor: User, change: ChangeRequest) -> None:
     if has_role(actor, change.board, BoardRole.CHAIR) or has_role(actor, change.board, BoardRole.VERIFIER):
         return
     _refuse(
@@ -146,7 +154,7 @@ def assert_can_close(*, actor: Any, change: Any) -> None:
     )
 
 
-def assert_can_approve_runbook(*, actor: Any, version: Any) -> None:
+def assert_can_approve_runbook(*, actor: User, version: RunbookVersion) -> None:
     if version.created_by_id == actor.pk:
         _refuse(
             "runbook_author_cannot_approve",
@@ -164,7 +172,7 @@ def assert_can_approve_runbook(*, actor: Any, version: Any) -> None:
         )
 
 
-def assert_board_admin(*, actor: Any, board: Any = None) -> None:
+def assert_board_admin(*, actor: User, board: Board | None = None) -> None:
     if actor.is_superuser or actor.is_staff and actor.has_perm("ccb.change_board"):
         return
     if board is not None and has_role(actor, board, BoardRole.CHAIR):
@@ -172,11 +180,11 @@ def assert_board_admin(*, actor: Any, board: Any = None) -> None:
     _refuse("board_admin_only", "Only administrators manage boards, services and templates.", actor, board)
 
 
-def is_admin(actor: Any) -> bool:
+def is_admin(actor: User) -> bool:
     return bool(actor.is_superuser or actor.is_staff and actor.has_perm("ccb.change_board"))
 
 
-def assert_can_manage_windows(*, actor: Any, board: Any, target: Any = None) -> None:
+def assert_can_manage_windows(*, actor: User, board: Board | None, target: Any = None) -> None:
     """Maintenance windows and freezes on a board's services: its chair, or an administrator.
 
     A freeze over every board (``board`` None) is an administrator's alone.
@@ -194,7 +202,7 @@ def assert_can_manage_windows(*, actor: Any, board: Any, target: Any = None) -> 
     )
 
 
-def assert_can_override_schedule(*, actor: Any, change: Any) -> None:
+def assert_can_override_schedule(*, actor: User, change: ChangeRequest) -> None:
     """The emergency override (outside a window, over a conflict) is the chair's, never the requester's."""
     if not has_role(actor, change.board, BoardRole.CHAIR):
         _refuse(

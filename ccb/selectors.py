@@ -1,6 +1,9 @@
 """Every permission-sensitive read. Each takes the asking user and returns only what they may see."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from datetime import datetime
+from typing import Any, cast
+
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -33,7 +36,7 @@ from ccb.models import (
 )
 
 
-def board_ids_with_role(*, user: AbstractBaseUser, codenames: tuple[str, ...] = ("view_board",)) -> list[int]:
+def board_ids_with_role(*, user: User, codenames: tuple[str, ...] = ("view_board",)) -> list[int]:
     """Ids of boards on which the user holds one of these permissions (any role: ``view_board``),
     granted directly or through a group: one query."""
     board_type = ContentType.objects.get_for_model(Board)
@@ -49,7 +52,7 @@ def board_ids_with_role(*, user: AbstractBaseUser, codenames: tuple[str, ...] = 
 VOTING_PERMISSIONS = ("board_member", "board_chair")
 
 
-def changes_awaiting_vote(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+def changes_awaiting_vote(*, user: User) -> QuerySet[ChangeRequest]:
     """Changes under review that still need this person's vote on their current revision.
 
     On boards where they are a member or the chair, and not theirs to vote on: not requested, authored
@@ -72,29 +75,29 @@ def changes_awaiting_vote(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     )
 
 
-def boards_with_role(*, user: AbstractBaseUser) -> QuerySet[Board]:
+def boards_with_role(*, user: User) -> QuerySet[Board]:
     """Boards on which the user holds any role."""
     if user.is_superuser:
         return Board.objects.all()
     return Board.objects.filter(pk__in=board_ids_with_role(user=user))
 
 
-def board_list(*, user: AbstractBaseUser) -> QuerySet[Board]:
+def board_list(*, user: User) -> QuerySet[Board]:
     # Board names and rules are not secret: anyone filing a change must be able to pick one.
     return Board.objects.all()
 
 
-def service_list(*, user: AbstractBaseUser) -> QuerySet[Service]:
+def service_list(*, user: User) -> QuerySet[Service]:
     return Service.objects.select_related("board", "owner").prefetch_related("depends_on")
 
 
-def template_list(*, user: AbstractBaseUser) -> QuerySet[StandardChangeTemplate]:
+def template_list(*, user: User) -> QuerySet[StandardChangeTemplate]:
     return StandardChangeTemplate.objects.select_related(
         "board", "approved_by", "runbook_version__runbook"
     ).prefetch_related("services")
 
 
-def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
+def change_request_list(*, user: User) -> QuerySet[ChangeRequest]:
     """Changes on boards where the user holds a role, plus the ones they requested or implement.
 
     A draft is its requester's workspace: the board sees it once it is submitted.
@@ -106,7 +109,7 @@ def change_request_list(*, user: AbstractBaseUser) -> QuerySet[ChangeRequest]:
     return qs.filter(on_my_boards | Q(requester=user) | Q(implementer=user))
 
 
-def change_request_get(*, user: AbstractBaseUser, pk: int) -> ChangeRequest:
+def change_request_get(*, user: User, pk: int) -> ChangeRequest:
     """The change, or 404 for one that is missing or that the user may not see (the two look alike)."""
     try:
         return change_request_list(user=user).get(pk=pk)
@@ -114,19 +117,19 @@ def change_request_get(*, user: AbstractBaseUser, pk: int) -> ChangeRequest:
         raise Http404("No change request with that id.") from None
 
 
-def condition_get(*, user: AbstractBaseUser, change: ChangeRequest, pk: int) -> Condition:
+def condition_get(*, user: User, change: ChangeRequest, pk: int) -> Condition:
     try:
         return change.conditions.get(pk=pk)
     except (Condition.DoesNotExist, ValueError, TypeError):
         raise Http404("No condition with that id on this change.") from None
 
 
-def reads_everything(*, user: AbstractBaseUser) -> bool:
+def reads_everything(*, user: User) -> bool:
     """Superusers and site auditors see every change, whatever board it is on."""
     return user.is_superuser or policies.is_site_auditor(user)
 
 
-def agenda_board(*, user: AbstractBaseUser, slug: str) -> Board:
+def agenda_board(*, user: User, slug: str) -> Board:
     """The board whose agenda the user may open (its members, its chair, site auditors), or 404."""
     board = Board.objects.filter(slug=slug).first()
     if board is None or not (
@@ -138,11 +141,11 @@ def agenda_board(*, user: AbstractBaseUser, slug: str) -> Board:
     return board
 
 
-def can_read_audit(*, user: AbstractBaseUser) -> bool:
+def can_read_audit(*, user: User) -> bool:
     return reads_everything(user=user)
 
 
-def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
+def audit_event_list(*, user: User) -> QuerySet[AuditEvent]:
     """The whole chain, for site auditors: it spans every board, and is only verifiable read whole.
 
     Board members and chairs follow a change's own events on its page instead.
@@ -155,13 +158,13 @@ def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
 # --- windows, freezes and the calendar ---------------------------------------------------------------
 
 
-def maintenance_window_list(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWindow]:
+def maintenance_window_list(*, user: User) -> QuerySet[MaintenanceWindow]:
     """Windows on the services the user can see: everyone who files changes must know when they may run."""
     visible = service_list(user=user).values("pk")
     return MaintenanceWindow.objects.filter(service__in=visible).select_related("service", "created_by")
 
 
-def freeze_list(*, user: AbstractBaseUser) -> QuerySet[FreezeWindow]:
+def freeze_list(*, user: User) -> QuerySet[FreezeWindow]:
     """Freezes on the boards the user can see, and those over every board."""
     visible = board_list(user=user).values("pk")
     return (
@@ -171,26 +174,26 @@ def freeze_list(*, user: AbstractBaseUser) -> QuerySet[FreezeWindow]:
     )
 
 
-def _get(queryset: QuerySet, pk: object, what: str):
+def _get(queryset: QuerySet[Any], pk: object, what: str) -> Any:
     try:
         return queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         raise Http404(f"No {what} with that id.") from None
 
 
-def maintenance_window_get(*, user: AbstractBaseUser, pk: object) -> MaintenanceWindow:
+def maintenance_window_get(*, user: User, pk: object) -> MaintenanceWindow:
     return _get(maintenance_window_list(user=user), pk, "maintenance window")
 
 
-def freeze_get(*, user: AbstractBaseUser, pk: object) -> FreezeWindow:
+def freeze_get(*, user: User, pk: object) -> FreezeWindow:
     return _get(freeze_list(user=user), pk, "freeze")
 
 
-def calendar_token_get(*, user: AbstractBaseUser) -> CalendarFeedToken | None:
+def calendar_token_get(*, user: User) -> CalendarFeedToken | None:
     return CalendarFeedToken.objects.filter(user=user).first()
 
 
-def calendar_feed_owner(*, key: str) -> AbstractBaseUser:
+def calendar_feed_owner(*, key: str) -> User:
     """Whose feed a secret URL opens; 404 for an unknown, rotated or revoked secret or an inactive person."""
     token = CalendarFeedToken.objects.select_related("user").filter(key=key).first() if key else None
     if token is None or not token.user.is_active:
@@ -208,7 +211,7 @@ CALENDAR_STATES = (
 )
 
 
-def calendar_changes(*, user: AbstractBaseUser, since) -> QuerySet[ChangeRequest]:
+def calendar_changes(*, user: User, since: datetime) -> QuerySet[ChangeRequest]:
     """Booked changes the user may see, from ``since`` on."""
     return (
         change_request_list(user=user)
@@ -217,7 +220,7 @@ def calendar_changes(*, user: AbstractBaseUser, since) -> QuerySet[ChangeRequest
     )
 
 
-def calendar_boards(*, user: AbstractBaseUser) -> QuerySet[Board]:
+def calendar_boards(*, user: User) -> QuerySet[Board]:
     """The boards whose windows and freezes belong in the user's calendar: the ones they work with."""
     if reads_everything(user=user):
         return Board.objects.all()
@@ -225,12 +228,12 @@ def calendar_boards(*, user: AbstractBaseUser) -> QuerySet[Board]:
     return Board.objects.filter(Q(pk__in=board_ids_with_role(user=user)) | Q(pk__in=own))
 
 
-def calendar_windows(*, user: AbstractBaseUser) -> QuerySet[MaintenanceWindow]:
+def calendar_windows(*, user: User) -> QuerySet[MaintenanceWindow]:
     boards = calendar_boards(user=user).values("pk")
     return maintenance_window_list(user=user).filter(active=True, service__board__in=boards)
 
 
-def calendar_freezes(*, user: AbstractBaseUser, since) -> QuerySet[FreezeWindow]:
+def calendar_freezes(*, user: User, since: datetime) -> QuerySet[FreezeWindow]:
     boards = calendar_boards(user=user).values("pk")
     return freeze_list(user=user).filter(Q(board__isnull=True) | Q(board__in=boards), active=True, end__gte=since)
 
@@ -244,8 +247,11 @@ def eligible_voters(*, change: ChangeRequest) -> tuple[set[int], set[int]]:
     Read from the board's object permissions, granted to people directly or through groups; a person
     holding several roles counts once.
     """
-    holders = get_users_with_perms(
-        change.board, attach_perms=True, with_group_users=True, only_with_perms_in=["board_member", "board_chair"]
+    holders = cast(
+        dict[User, list[str]],
+        get_users_with_perms(
+            change.board, attach_perms=True, with_group_users=True, only_with_perms_in=list(VOTING_PERMISSIONS)
+        ),
     )
     authors = {change.requester_id, *change.revisions.values_list("created_by_id", flat=True)}
     excluded = authors | {change.implementer_id}
@@ -289,7 +295,7 @@ def entry_criteria(*, change: ChangeRequest) -> dict[str, list[str]]:
         need("rollback_plan", "Describe the rollback steps and the time they take.")
     if change.runbook_version_id is None:
         need("runbook_version", "Link the deployment runbook.")
-    elif change.runbook_version.approved_at is None:
+    elif change.runbook_version and change.runbook_version.approved_at is None:
         need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
     if change.notification_audience != NotificationAudience.NONE and not (
         change.notification_subject.strip() and change.notification_body.strip()

@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -7,7 +7,7 @@ from ccb.selectors import board_ids_with_role, reads_everything
 from .models import Runbook, RunbookVersion
 
 
-def runbook_list(*, user: AbstractBaseUser) -> QuerySet[Runbook]:
+def runbook_list(*, user: User) -> QuerySet[Runbook]:
     """Runbooks of boards where the user holds a role, and the ones they wrote."""
     qs = Runbook.objects.select_related("board", "created_by").prefetch_related(
         "versions__approved_by", "versions__created_by"
@@ -20,7 +20,7 @@ def runbook_list(*, user: AbstractBaseUser) -> QuerySet[Runbook]:
     )
 
 
-def runbook_version_get(*, user: AbstractBaseUser, runbook_id: int, number: int) -> RunbookVersion:
+def runbook_version_get(*, user: User, runbook_id: int, number: int) -> RunbookVersion:
     try:
         runbook = runbook_list(user=user).get(pk=runbook_id)
         return runbook.versions.get(number=number)

@@ -1,7 +1,7 @@
 """Runbooks: versions parsed from YAML and validated, and their review and approval."""
 
 import yaml
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Max
 from django.utils import timezone
 
@@ -48,9 +48,7 @@ def parse_document(source: str) -> dict:
 
 
 @service
-def runbook_create(
-    *, actor: AbstractBaseUser, board: Board, name: str, description: str, source_yaml: str
-) -> RunbookVersion:
+def runbook_create(*, actor: User, board: Board, name: str, description: str, source_yaml: str) -> RunbookVersion:
     policies.assert_not_read_only(actor=actor, board=board, target=board)
     if not name.strip():
         raise PacketInvalid({"name": ["Name the runbook."]})
@@ -61,13 +59,13 @@ def runbook_create(
 
 
 @service
-def runbook_version_create(*, actor: AbstractBaseUser, runbook_id: int, source_yaml: str) -> RunbookVersion:
+def runbook_version_create(*, actor: User, runbook_id: int, source_yaml: str) -> RunbookVersion:
     runbook = Runbook.objects.select_for_update().select_related("board").get(pk=runbook_id)
     policies.assert_not_read_only(actor=actor, board=runbook.board, target=runbook)
     return _add_version(runbook, actor, source_yaml)
 
 
-def _add_version(runbook: Runbook, actor: AbstractBaseUser, source_yaml: str) -> RunbookVersion:
+def _add_version(runbook: Runbook, actor: User, source_yaml: str) -> RunbookVersion:
     document = parse_document(source_yaml)
     number = (runbook.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = RunbookVersion(
@@ -85,7 +83,7 @@ def _add_version(runbook: Runbook, actor: AbstractBaseUser, source_yaml: str) ->
 
 
 @service
-def runbook_version_approve(*, actor: AbstractBaseUser, version_id: int) -> RunbookVersion:
+def runbook_version_approve(*, actor: User, version_id: int) -> RunbookVersion:
     version = RunbookVersion.objects.select_for_update().select_related("runbook__board").get(pk=version_id)
     policies.assert_can_approve_runbook(actor=actor, version=version)
     if version.approved_at:

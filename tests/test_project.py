@@ -25,6 +25,12 @@ def test_ruff_format_is_applied():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_is_clean_on_policies_services_and_selectors():
+    # The files are listed in pyproject.toml ([tool.mypy] files).
+    result = run(sys.executable, "-m", "mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_model_change_has_its_migration():
     result = run(sys.executable, "manage.py", "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr

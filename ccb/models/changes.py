@@ -174,6 +174,13 @@ class ChangeRequest(models.Model):
         return f"{self.reference} {self.title}"
 
     @property
+    def revision(self) -> "ChangeRevision":
+        """The current revision; only a change that was never submitted has none."""
+        if self.current_revision is None:
+            raise ValueError(f"{self.reference} has not been submitted, so it has no revision yet.")
+        return self.current_revision
+
+    @property
     def reference(self) -> str:
         return f"CHG-{self.pk:06d}" if self.pk else "CHG-new"
 

@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
@@ -15,7 +15,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def record_refusal(exc: PolicyViolation, **data) -> None:
+def record_refusal(exc: PolicyViolation, **data: Any) -> None:
     """Audit a refusal once, in its own transaction (the refused one has rolled back)."""
     if exc.recorded:
         return

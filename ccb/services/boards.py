@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -57,7 +57,7 @@ def _audit_data(obj: Any, fields: list[str]) -> dict:
 
 
 @service
-def board_save(*, actor: AbstractBaseUser, data: dict[str, Any], board: Board | None = None) -> Board:
+def board_save(*, actor: User, data: dict[str, Any], board: Board | None = None) -> Board:
     policies.assert_board_admin(actor=actor, board=None)
     created = board is None
     board = board or Board()
@@ -74,9 +74,7 @@ def board_save(*, actor: AbstractBaseUser, data: dict[str, Any], board: Board | 
 
 
 @service
-def board_role_grant(
-    *, actor: AbstractBaseUser | None, board: Board, user: AbstractBaseUser, role: str
-) -> BoardMembership:
+def board_role_grant(*, actor: User | None, board: Board, user: User, role: str) -> BoardMembership:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
     if role not in ROLE_PERMISSIONS:
@@ -95,7 +93,7 @@ def board_role_grant(
 
 
 @service
-def board_role_revoke(*, actor: AbstractBaseUser | None, board: Board, user: AbstractBaseUser, role: str) -> None:
+def board_role_revoke(*, actor: User | None, board: Board, user: User, role: str) -> None:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
     deleted, _ = BoardMembership.objects.filter(board=board, user=user, role=role).delete()
@@ -122,7 +120,7 @@ def _auditors_group() -> Group:
 
 
 @service
-def site_auditor_grant(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> None:
+def site_auditor_grant(*, actor: User | None, user: User) -> None:
     """Make someone a site auditor: they read every change and the whole trail, and change nothing."""
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
@@ -135,7 +133,7 @@ def site_auditor_grant(*, actor: AbstractBaseUser | None, user: AbstractBaseUser
 
 
 @service
-def site_auditor_revoke(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> None:
+def site_auditor_revoke(*, actor: User | None, user: User) -> None:
     if actor is not None:
         policies.assert_board_admin(actor=actor, board=None)
     group = _auditors_group()
@@ -149,7 +147,7 @@ def site_auditor_revoke(*, actor: AbstractBaseUser | None, user: AbstractBaseUse
 @service
 def service_save(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     data: dict[str, Any],
     instance: Service | None = None,
     depends_on: list[Service] | None = None,
@@ -200,7 +198,7 @@ def _dependents_closure(svc: Service) -> set[int]:
 @service
 def template_save(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     data: dict[str, Any],
     instance: StandardChangeTemplate | None = None,
     services: list[Service] | None = None,

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from ccb import audit, notices, policies, scheduling
@@ -22,7 +22,7 @@ from .windows import change_schedules_recheck
 
 @service
 def change_request_schedule(
-    *, change_id: int, actor: AbstractBaseUser, planned_start: datetime, override_reason: str = ""
+    *, change_id: int, actor: User, planned_start: datetime, override_reason: str = ""
 ) -> ChangeRequest:
     """Book an approved change at ``planned_start``; the end follows from its timeline.
 
@@ -108,6 +108,7 @@ def change_request_schedule(
 
 def _notify_scheduled(change: ChangeRequest, rescheduled: bool, previous: tuple) -> None:
     """The requester, the implementer and the subscribers get the slot, with a calendar invite."""
+    assert change.planned_start and change.planned_end  # just booked
     start, end = change.planned_start.isoformat(), change.planned_end.isoformat()
     summary = f"{change.reference} {change.title}"
     notifications.notify(
@@ -115,7 +116,7 @@ def _notify_scheduled(change: ChangeRequest, rescheduled: bool, previous: tuple)
         change_id=change.pk,
         board_id=change.board_id,
         service_ids=list(change.services.values_list("pk", flat=True)),
-        user_ids=sorted({change.requester_id, change.implementer_id} - {None}),
+        user_ids=sorted(i for i in (change.requester_id, change.implementer_id) if i is not None),
         context={
             "reference": change.reference,
             "title": change.title,
@@ -126,7 +127,7 @@ def _notify_scheduled(change: ChangeRequest, rescheduled: bool, previous: tuple)
             "environment": change.environment,
             "previous_start": previous[0].isoformat() if rescheduled and previous[0] else None,
             "previous_end": previous[1].isoformat() if rescheduled and previous[1] else None,
-            "implementer": change.implementer.get_username() if change.implementer_id else None,
+            "implementer": change.implementer.get_username() if change.implementer else None,
             "override_reason": change.schedule_override_reason,
         },
         calendar={

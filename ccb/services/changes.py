@@ -1,10 +1,10 @@
 """Filing, editing, submitting, withdrawing and revising change requests."""
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
@@ -74,7 +74,7 @@ def _set_services(change: ChangeRequest, services: list | None) -> bool:
 
 
 @service
-def change_request_create(*, actor: AbstractBaseUser, board: Board, data: dict[str, Any]) -> ChangeRequest:
+def change_request_create(*, actor: User, board: Board, data: dict[str, Any]) -> ChangeRequest:
     policies.assert_not_read_only(actor=actor, board=board, target=board)
     change_type = data.get("change_type", ChangeType.NORMAL)
     if change_type == ChangeType.STANDARD:
@@ -99,7 +99,7 @@ def change_request_create(*, actor: AbstractBaseUser, board: Board, data: dict[s
 
 @service
 def change_request_create_from_template(
-    *, actor: AbstractBaseUser, template: StandardChangeTemplate, data: dict[str, Any]
+    *, actor: User, template: StandardChangeTemplate, data: dict[str, Any]
 ) -> ChangeRequest:
     policies.assert_not_read_only(actor=actor, board=template.board, target=template)
     if not template.active or template.approved_at is None:
@@ -130,34 +130,34 @@ def change_request_create_from_template(
     return change
 
 
-def _new_revision(change: ChangeRequest, actor: AbstractBaseUser) -> ChangeRevision:
+def _new_revision(change: ChangeRequest, actor: User) -> ChangeRevision:
     content = revisions.snapshot(change)
-    number = (change.current_revision.number + 1) if change.current_revision_id else 1
+    number = (change.revision.number + 1) if change.current_revision_id else 1
     revision = ChangeRevision.objects.create(
         change=change,
         number=number,
         content=content,
         content_hash=revisions.content_hash(content),
-        runbook_hash=change.runbook_version.content_hash if change.runbook_version_id else "",
+        runbook_hash=change.runbook_version.content_hash if change.runbook_version else "",
         created_by=actor,
     )
     change.current_revision = revision
     return revision
 
 
-def _void_votes(change: ChangeRequest, actor: AbstractBaseUser) -> int:
+def _void_votes(change: ChangeRequest, actor: User) -> int:
     voided = Vote.objects.filter(change=change, voided_at__isnull=True).update(voided_at=timezone.now())
     if voided:
         audit.record(
             actor=actor,
             action=AuditAction.VOTES_VOIDED,
             target=change,
-            data={"count": voided, "revision": change.current_revision.content_hash},
+            data={"count": voided, "revision": change.revision.content_hash},
         )
     return voided
 
 
-def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser, changed: list[str]) -> None:
+def _packet_changed_under_review(change: ChangeRequest, actor: User, changed: list[str]) -> None:
     """A change under review that is edited gets a new revision; votes on the old one no longer count."""
     if change.status not in REVIEW_STATES:
         return
@@ -181,7 +181,7 @@ def _packet_changed_under_review(change: ChangeRequest, actor: AbstractBaseUser,
 
 
 @service
-def change_request_update(*, change_id: int, actor: AbstractBaseUser, data: dict[str, Any]) -> ChangeRequest:
+def change_request_update(*, change_id: int, actor: User, data: dict[str, Any]) -> ChangeRequest:
     change = lock_change(change_id)
     policies.assert_can_edit(actor=actor, change=change)
     if change.status not in EDITABLE_STATES:
@@ -205,7 +205,7 @@ def change_request_update(*, change_id: int, actor: AbstractBaseUser, data: dict
 
 
 @service
-def change_request_submit(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+def change_request_submit(*, change_id: int, actor: User) -> ChangeRequest:
     change = lock_change(change_id)
     policies.assert_can_edit(actor=actor, change=change)
     standard = change.change_type == ChangeType.STANDARD
@@ -248,13 +248,13 @@ def record_decision(
     change: ChangeRequest,
     outcome: str,
     basis: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     rationale: str = "",
     conditions: list[dict] | None = None,
 ) -> Decision:
     """Write the decision on the current revision and move the change; caller holds the row lock."""
     assert_transition(change, outcome, "decide")
-    revision = change.current_revision
+    revision = change.revision
     decision = Decision.objects.create(
         change=change,
         revision=revision,
@@ -305,7 +305,7 @@ def record_decision(
 
 
 @service
-def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: str = "") -> ChangeRequest:
+def change_request_withdraw(*, change_id: int, actor: User, reason: str = "") -> ChangeRequest:
     lock_scheduling()  # a withdrawn booking frees its slot: changes flagged against it are re-checked
     change = lock_change(change_id)
     if not policies.has_role(actor, change.board, BoardRole.CHAIR) or policies.is_author(actor, change):
@@ -328,7 +328,7 @@ def change_request_withdraw(*, change_id: int, actor: AbstractBaseUser, reason: 
 
 
 @service
-def change_request_revise(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+def change_request_revise(*, change_id: int, actor: User) -> ChangeRequest:
     """A rejected change goes back to draft so its requester can address the board and resubmit."""
     change = lock_change(change_id)
     policies.assert_can_edit(actor=actor, change=change)
@@ -346,7 +346,7 @@ def change_request_revise(*, change_id: int, actor: AbstractBaseUser) -> ChangeR
 
 @service
 def attachment_add(
-    *, change_id: int, actor: AbstractBaseUser, upload: UploadedFile, kind: str, signed_by: str = "", signed_on=None
+    *, change_id: int, actor: User, upload: UploadedFile, kind: str, signed_by: str = "", signed_on: date | None = None
 ) -> Attachment:
     change = lock_change(change_id)
     policies.assert_can_edit(actor=actor, change=change)
@@ -365,9 +365,9 @@ def attachment_add(
     attachment = Attachment(
         change=change,
         kind=kind,
-        original_name=upload.name[:200],
+        original_name=(upload.name or "upload")[:200],
         content_type=content_type,
-        size=upload.size,
+        size=upload.size or 0,
         sha256=digest.hexdigest(),
         signed_by=signed_by.strip(),
         signed_on=signed_on,

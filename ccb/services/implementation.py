@@ -1,6 +1,6 @@
 """Carrying out an approved change: the binding check before it starts, the outcome, and closing."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from ccb import audit, notices, policies, revisions
@@ -41,7 +41,7 @@ def approval_binding_error(change: ChangeRequest) -> str:
 
 
 @service
-def change_request_start_implementation(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+def change_request_start_implementation(*, change_id: int, actor: User) -> ChangeRequest:
     change = lock_change(change_id)
     policies.assert_can_implement(actor=actor, change=change)
     assert_transition(change, Status.IMPLEMENTING, "start implementing")
@@ -62,14 +62,14 @@ def change_request_start_implementation(*, change_id: int, actor: AbstractBaseUs
         actor=actor,
         action=AuditAction.CHANGE_IMPLEMENTATION_STARTED,
         target=change,
-        data={"revision": change.current_revision.content_hash, "runbook": change.current_revision.runbook_hash},
+        data={"revision": change.revision.content_hash, "runbook": change.revision.runbook_hash},
     )
     return change
 
 
 @service
 def change_request_finish_implementation(
-    *, change_id: int, actor: AbstractBaseUser, outcome: str, notes: str = ""
+    *, change_id: int, actor: User, outcome: str, notes: str = ""
 ) -> ChangeRequest:
     change = lock_change(change_id)
     policies.assert_can_implement(actor=actor, change=change)
@@ -90,9 +90,7 @@ def change_request_finish_implementation(
 
 
 @service
-def change_request_close(
-    *, change_id: int, actor: AbstractBaseUser, exit_criteria: dict[str, bool], review: str
-) -> ChangeRequest:
+def change_request_close(*, change_id: int, actor: User, exit_criteria: dict[str, bool], review: str) -> ChangeRequest:
     change = lock_change(change_id)
     policies.assert_can_close(actor=actor, change=change)
     assert_transition(change, Status.CLOSED, "close")

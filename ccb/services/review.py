@@ -3,7 +3,7 @@ retrospective review an emergency change owes."""
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ def _clean_conditions(conditions: list[Any] | None) -> list[str]:
     return cleaned
 
 
-def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
+def _start_review(change: ChangeRequest, actor: User) -> None:
     assert_transition(change, Status.IN_REVIEW, "put on the agenda")
     change.status = Status.IN_REVIEW
     change.save(update_fields=["status", "updated_at"])
@@ -40,7 +40,7 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
         actor=actor,
         action=AuditAction.CHANGE_REVIEW_STARTED,
         target=change,
-        data={"revision": change.current_revision.content_hash},
+        data={"revision": change.revision.content_hash},
     )
     members, _ = selectors.eligible_voters(change=change)
     voted = set(Vote.objects.filter(revision=change.current_revision).values_list("voter_id", flat=True))
@@ -48,7 +48,7 @@ def _start_review(change: ChangeRequest, actor: AbstractBaseUser) -> None:
 
 
 @service
-def change_request_start_review(*, change_id: int, actor: AbstractBaseUser) -> ChangeRequest:
+def change_request_start_review(*, change_id: int, actor: User) -> ChangeRequest:
     """Put a submitted change on the board's agenda."""
     change = lock_change(change_id)
     if not (
@@ -64,7 +64,7 @@ def change_request_start_review(*, change_id: int, actor: AbstractBaseUser) -> C
 def vote_cast(
     *,
     change_id: int,
-    voter: AbstractBaseUser,
+    voter: User,
     decision: str,
     comment: str = "",
     conditions: list[str] | None = None,
@@ -75,7 +75,7 @@ def vote_cast(
     policies.assert_can_vote(actor=voter, change=change)
     if change.status not in REVIEW_STATES:
         raise IllegalTransition(change.status, "vote on")
-    revision = change.current_revision
+    revision = change.revision
     if revision_hash and revision_hash != revision.content_hash:
         raise Conflict(
             f"You reviewed revision {revision_hash[:12]}, but the change is now at revision "
@@ -112,9 +112,9 @@ def vote_cast(
     return vote
 
 
-def _decide_if_quorum(change: ChangeRequest, voter: AbstractBaseUser) -> Decision | None:
+def _decide_if_quorum(change: ChangeRequest, voter: User) -> Decision | None:
     result = selectors.tally(change=change)
-    if result.outcome is None:
+    if result.outcome is None or result.basis is None:
         return None
     conditions = [{"text": text, "proposed_by": None} for text in dict.fromkeys(result.conditions)]
     return record_decision(
@@ -129,7 +129,7 @@ def _decide_if_quorum(change: ChangeRequest, voter: AbstractBaseUser) -> Decisio
 
 @service
 def change_request_decide(
-    *, change_id: int, actor: AbstractBaseUser, outcome: str, rationale: str, conditions: list[dict] | None = None
+    *, change_id: int, actor: User, outcome: str, rationale: str, conditions: list[dict] | None = None
 ) -> Decision:
     """The chair decides directly, with the reason on record."""
     change = lock_change(change_id)
@@ -156,7 +156,7 @@ def change_request_decide(
 
 
 @service
-def condition_satisfy(*, condition_id: int, actor: AbstractBaseUser, evidence: str) -> Condition:
+def condition_satisfy(*, condition_id: int, actor: User, evidence: str) -> Condition:
     condition = Condition.objects.select_for_update().select_related("change__board").get(pk=condition_id)
     change = condition.change
     if actor.pk not in (change.requester_id, change.implementer_id):
@@ -177,7 +177,7 @@ def condition_satisfy(*, condition_id: int, actor: AbstractBaseUser, evidence: s
 
 
 @service
-def change_request_record_retrospective(*, change_id: int, actor: AbstractBaseUser, notes: str) -> ChangeRequest:
+def change_request_record_retrospective(*, change_id: int, actor: User, notes: str) -> ChangeRequest:
     """The full board review an emergency change owes after the fact."""
     change = lock_change(change_id)
     policies.assert_can_review_retrospective(actor=actor, change=change)
