@@ -43,24 +43,28 @@ def submitted(change: ChangeRequest, actor) -> None:
 
 
 def on_agenda(change: ChangeRequest, actor, voters: set[int], tally_text: str) -> None:
-    """The board hears the change is on its agenda; each eligible member who has not voted is asked."""
+    """One message per person: each eligible member who has not voted is asked for their vote (which
+    says it is on the agenda); the rest of the board's audience hears it is on the agenda; the person
+    whose act put it there hears nothing of their own act."""
+    asked = vote_needed(change, actor, voters, tally_text)
     notifications.notify(
         event="on_agenda",
         change_id=change.pk,
         board_id=change.board_id,
         context=_context(change, actor, quorum=tally_text),
+        exclude_user_ids=notifications.told_user_ids(asked) | ({actor.pk} if actor is not None else set()),
     )
-    vote_needed(change, actor, voters, tally_text)
 
 
-def vote_needed(change: ChangeRequest, actor, voters: set[int], tally_text: str) -> None:
-    if voters:
-        notifications.notify(
-            event="vote_needed",
-            change_id=change.pk,
-            user_ids=sorted(voters),
-            context=_context(change, actor, quorum=tally_text),
-        )
+def vote_needed(change: ChangeRequest, actor, voters: set[int], tally_text: str) -> list[int]:
+    if not voters:
+        return []
+    return notifications.notify(
+        event="vote_needed",
+        change_id=change.pk,
+        user_ids=sorted(voters),
+        context=_context(change, actor, quorum=tally_text),
+    )
 
 
 def decision(change: ChangeRequest, actor, *, outcome: str, label: str, rationale: str, conditions: list[str]) -> None:

@@ -34,6 +34,7 @@ def notify(
     emails: Iterable[str] = (),
     context: dict | None = None,
     calendar: dict | None = None,
+    exclude_user_ids: Iterable[int] = (),
 ) -> list[int]:
     """Queue the messages for one event; returns the outbox ids written.
 
@@ -46,7 +47,8 @@ def notify(
     reasons; datetimes or ISO 8601 text). calendar: for scheduling events, the slot
     {"uid", "start", "end", "summary", "description", "sequence", "method": "REQUEST"|"CANCEL"};
     every key is optional but start and end the first time a UID is sent, and the SEQUENCE sent
-    is never lower than the last one sent for that UID.
+    is never lower than the last one sent for that UID. exclude_user_ids: people who already got a
+    message about the same act (one message per person per act; see ``told_user_ids``).
     """
     if event not in Event.values or event == Event.DIGEST:
         raise ValueError(f"notify(): unknown event {event!r}; see notifications.events.Event")
@@ -68,10 +70,20 @@ def notify(
             user_ids=list(user_ids),
             emails=list(emails),
         )
+        excluded = set(exclude_user_ids)
+        people = [r for r in people if r.user_id is None or r.user_id not in excluded]
         rows = [_message(event=event, recipient=r, context=context, change_id=change_id, slot=slot) for r in people]
         ids = [row.pk for row in OutboxMessage.objects.bulk_create(rows)]
         enqueue_on_commit(ids)
     return ids
+
+
+def told_user_ids(outbox_ids: Iterable[int]) -> set[int]:
+    """The people the messages ``notify()`` returned go to: pass them on as ``exclude_user_ids`` to tell
+    the rest of an audience about the same act without telling anyone twice."""
+    return set(
+        OutboxMessage.objects.filter(pk__in=list(outbox_ids), user__isnull=False).values_list("user_id", flat=True)
+    )
 
 
 def enqueue_on_commit(ids: list[int]) -> None:

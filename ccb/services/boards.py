@@ -8,11 +8,12 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from ccb import audit, policies
-from ccb.choices import ROLE_PERMISSIONS, AuditAction
+from ccb.choices import ROLE_PERMISSIONS, AuditAction, BoardRole
 from ccb.exceptions import PacketInvalid
 from ccb.models import Board, BoardMembership, Service, StandardChangeTemplate
 
 from .base import lock_scheduling, service
+from .review import quorum_reevaluate
 from .windows import change_schedules_recheck
 
 BOARD_FIELDS = (
@@ -26,6 +27,9 @@ BOARD_FIELDS = (
     "allow_requester_as_implementer",
 )
 SERVICE_FIELDS = ("name", "slug", "description", "owner", "board", "criticality", "environments")
+# Changing any of these, or who holds a voting role, re-applies the rule to the board's open changes.
+QUORUM_FIELDS = frozenset({"min_approvals", "chair_required_from_risk", "consensus_required"})
+VOTING_ROLES = frozenset({BoardRole.MEMBER, BoardRole.CHAIR})
 TEMPLATE_FIELDS = (
     "board",
     "name",
@@ -70,6 +74,10 @@ def board_save(*, actor: User, data: dict[str, Any], board: Board | None = None)
         target=board,
         data=_audit_data(board, changed),
     )
+    rule_changed = sorted(set(changed) & QUORUM_FIELDS)
+    if rule_changed and not created:
+        names = ", ".join(f.replace("_", " ") for f in rule_changed)
+        quorum_reevaluate(board=board, actor=actor, why=f"{board} changed its quorum rule ({names}).")
     return board
 
 
@@ -89,6 +97,9 @@ def board_role_grant(*, actor: User | None, board: Board, user: User, role: str)
             target=board,
             data={"user": user.get_username(), "role": role},
         )
+        if role in VOTING_ROLES:
+            why = f"{user.get_username()} became {BoardRole(role).label.lower()} of {board}."
+            quorum_reevaluate(board=board, actor=actor, why=why)
     return membership
 
 
@@ -107,6 +118,9 @@ def board_role_revoke(*, actor: User | None, board: Board, user: User, role: str
             target=board,
             data={"user": user.get_username(), "role": role},
         )
+        if role in VOTING_ROLES:
+            why = f"{user.get_username()} is no longer {BoardRole(role).label.lower()} of {board}."
+            quorum_reevaluate(board=board, actor=actor, why=why)
 
 
 AUDITORS_GROUP = "Auditors"

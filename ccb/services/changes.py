@@ -2,7 +2,7 @@
 
 import hashlib
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
@@ -32,6 +32,9 @@ from ccb.models import (
 )
 from ccb.models.changes import PACKET_FIELDS
 
+if TYPE_CHECKING:  # a type name only: ccb never imports deployments at run time
+    from deployments.models import RunbookVersion
+
 from .base import assert_transition, lock_change, lock_scheduling, service
 from .uploads import ALLOWED_TYPES, inspect_upload
 from .windows import change_schedules_recheck
@@ -39,15 +42,37 @@ from .windows import change_schedules_recheck
 EDITABLE_STATES = frozenset({Status.DRAFT, *REVIEW_STATES})
 
 
-def _validate(change: ChangeRequest, services: list | None) -> None:
+def _validate(change: ChangeRequest, services: list | None, *, actor: User, runbook_changed: bool) -> None:
     errors = risk.validate_answers(change.risk_answers)
     if change.requested_start and change.requested_end and change.requested_end <= change.requested_start:
         errors["requested_end"] = ["The requested window must end after it starts."]
     for svc in services or []:
         if svc.board_id != change.board_id:
             errors.setdefault("services", []).append(f"{svc} is governed by {svc.board}, not {change.board}.")
+    if runbook_changed and change.runbook_version is not None:
+        problem = _runbook_link_problem(change, change.runbook_version, actor)
+        if problem:
+            errors["runbook_version"] = [problem]
     if errors:
         raise PacketInvalid(errors)
+
+
+def _runbook_link_problem(change: ChangeRequest, version: "RunbookVersion", actor: User) -> str:
+    """Why this change may not link this runbook version, or ''.
+
+    A change runs one of its own board's runbooks: a version the board approved, or a draft the person
+    filing it wrote (so they can link their own work before it is reviewed). Anything else would let a
+    requester borrow, and then read, a runbook that is not theirs to see.
+    """
+    runbook = version.runbook
+    if runbook.board_id != change.board_id:
+        return f"{runbook.name} v{version.number} is a runbook of {runbook.board}, not of {change.board}."
+    if version.approved_at is None and version.created_by_id != actor.pk:
+        return (
+            f"{runbook.name} v{version.number} is not approved yet; link an approved version of "
+            f"{change.board}'s runbooks, or a draft of your own."
+        )
+    return ""
 
 
 def _apply(change: ChangeRequest, data: dict[str, Any]) -> list[str]:
@@ -82,7 +107,7 @@ def change_request_create(*, actor: User, board: Board, data: dict[str, Any]) ->
     change = ChangeRequest(board=board, requester=actor, change_type=change_type, title=data.get("title", ""))
     services = data.get("services")
     _apply(change, data)
-    _validate(change, services)
+    _validate(change, services, actor=actor, runbook_changed=True)
     policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     change.save()
     _set_services(change, services)
@@ -115,7 +140,7 @@ def change_request_create_from_template(
     )
     _apply(change, merged)
     change.runbook_version = template.runbook_version
-    _validate(change, None)
+    _validate(change, None, actor=actor, runbook_changed=False)  # the template's runbook, approved with it
     policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     change.save()
     change.services.set(template.services.all())
@@ -190,7 +215,7 @@ def change_request_update(*, change_id: int, actor: User, data: dict[str, Any]) 
         raise PacketInvalid({"runbook_version": ["A standard change runs its template's runbook."]})
     services = data.get("services")
     changed = _apply(change, data)
-    _validate(change, services)
+    _validate(change, services, actor=actor, runbook_changed="runbook_version" in changed)
     if "implementer" in changed:
         policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     if _set_services(change, services):

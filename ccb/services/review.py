@@ -19,7 +19,7 @@ from ccb.choices import (
     VoteDecision,
 )
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
-from ccb.models import ChangeRequest, Condition, Decision, Vote
+from ccb.models import Board, ChangeRequest, Condition, Decision, Vote
 
 from .base import assert_transition, lock_change, service
 from .changes import record_decision
@@ -32,7 +32,8 @@ def _clean_conditions(conditions: list[Any] | None) -> list[str]:
     return cleaned
 
 
-def _start_review(change: ChangeRequest, actor: User) -> None:
+def _start_review(change: ChangeRequest, actor: User, *, via: str = "") -> None:
+    """Put the change on the agenda; ``via="vote"`` when a first vote did it rather than a person's act."""
     assert_transition(change, Status.IN_REVIEW, "put on the agenda")
     change.status = Status.IN_REVIEW
     change.save(update_fields=["status", "updated_at"])
@@ -40,7 +41,7 @@ def _start_review(change: ChangeRequest, actor: User) -> None:
         actor=actor,
         action=AuditAction.CHANGE_REVIEW_STARTED,
         target=change,
-        data={"revision": change.revision.content_hash},
+        data={"revision": change.revision.content_hash, **({"via": via} if via else {})},
     )
     members, _ = selectors.eligible_voters(change=change)
     voted = set(Vote.objects.filter(revision=change.current_revision).values_list("voter_id", flat=True))
@@ -89,7 +90,7 @@ def vote_cast(
     if Vote.objects.filter(revision=revision, voter=voter).exists():
         raise Conflict(f"You already voted on revision {revision.number} of this change.")
     if change.status == Status.SUBMITTED:
-        _start_review(change, voter)
+        _start_review(change, voter, via="vote")
     try:
         with transaction.atomic():
             vote = Vote.objects.create(
@@ -112,7 +113,7 @@ def vote_cast(
     return vote
 
 
-def _decide_if_quorum(change: ChangeRequest, voter: User) -> Decision | None:
+def _decide_if_quorum(change: ChangeRequest, voter: User | None, why: str = "") -> Decision | None:
     result = selectors.tally(change=change)
     if result.outcome is None or result.basis is None:
         return None
@@ -122,7 +123,7 @@ def _decide_if_quorum(change: ChangeRequest, voter: User) -> Decision | None:
         outcome=result.outcome,
         basis=result.basis,
         actor=voter,
-        rationale=result.explanation,
+        rationale=f"{why} {result.explanation}" if why else result.explanation,
         conditions=conditions,
     )
 
@@ -202,3 +203,21 @@ def change_request_record_retrospective(*, change_id: int, actor: User, notes: s
         },
     )
     return change
+
+
+def quorum_reevaluate(*, board: Board, actor: User | None, why: str) -> list[Decision]:
+    """Apply the board's quorum rule again to every change it has under review; decide those it now decides.
+
+    Called in the transaction of whatever changed the rule or who may vote (the board's quorum fields, a
+    member's or chair's role), so a change's status never disagrees with what ``tally`` reports. Changes
+    are locked one by one in id order, the order every other re-evaluation takes them in.
+    """
+    decisions = []
+    open_ids = ChangeRequest.objects.filter(board=board, status__in=REVIEW_STATES).order_by("pk")
+    for change_id in open_ids.values_list("pk", flat=True):
+        change = lock_change(change_id)
+        if change.status in REVIEW_STATES and change.current_revision_id:
+            decision = _decide_if_quorum(change, actor, why)
+            if decision is not None:
+                decisions.append(decision)
+    return decisions

@@ -652,3 +652,64 @@ def test_the_audit_trail_does_not_reveal_a_hidden_change(api, other_board, peopl
     assert client.get(f"/api/v1/changes/{submitted.pk}/").status_code == 404
     r = client.get(f"/api/v1/audit/?change={submitted.pk}")
     assert r.status_code in (403, 404) or r.json()["count"] == 0, r.content[:300]
+
+
+@pytest.fixture
+def other_boards_runbook(other_board, people):
+    """A runbook of the Mobile CCB written by its chair oscar, with one unapproved version."""
+    return runbook_services.runbook_create(
+        actor=people["oscar"], board=other_board, name="Mobile canary", description="", source_yaml=RUNBOOK_YAML
+    )
+
+
+@pytest.mark.django_db
+def test_a_change_cannot_link_another_boards_runbook(api, board, other_boards_runbook, people):
+    client = api(people["alice"])
+    r = client.post(
+        "/api/v1/changes/",
+        {"board": board.pk, "title": "Borrow a runbook", "runbook_version": other_boards_runbook.pk},
+        format="json",
+    )
+    assert r.status_code == 400, r.content
+    assert "runbook_version" in r.json() and "Mobile CCB" in " ".join(r.json()["runbook_version"])
+    # and the requester learns nothing of it through a change of her own
+    assert client.get(f"/api/v1/runbooks/{other_boards_runbook.runbook_id}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_edit_cannot_link_another_boards_runbook_either(api, make_change, other_boards_runbook, people):
+    change = make_change()
+    r = api(people["alice"]).patch(
+        f"/api/v1/changes/{change.pk}/", {"runbook_version": other_boards_runbook.pk}, format="json"
+    )
+    assert r.status_code == 400, r.content
+    assert "runbook_version" in r.json()
+    change.refresh_from_db()
+    assert change.runbook_version_id != other_boards_runbook.pk
+
+
+@pytest.mark.django_db
+def test_a_requester_cannot_link_an_unapproved_runbook_someone_else_wrote(api, board, people):
+    version = runbook_services.runbook_create(
+        actor=people["frank"], board=board, name="Work in progress", description="", source_yaml=RUNBOOK_YAML
+    )
+    client = api(people["alice"])
+    r = client.post(
+        "/api/v1/changes/", {"board": board.pk, "title": "Peek", "runbook_version": version.pk}, format="json"
+    )
+    assert r.status_code == 400, r.content
+    assert "approved" in " ".join(r.json()["runbook_version"])
+    assert client.get(f"/api/v1/runbooks/{version.runbook_id}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_requester_links_her_own_draft_runbook_or_the_boards_approved_ones(api, board, runbook, people):
+    own = runbook_services.runbook_create(
+        actor=people["alice"], board=board, name="Alice's plan", description="", source_yaml=RUNBOOK_YAML
+    )
+    client = api(people["alice"])
+    for version in (own, runbook):
+        r = client.post(
+            "/api/v1/changes/", {"board": board.pk, "title": "Link", "runbook_version": version.pk}, format="json"
+        )
+        assert r.status_code == 201, r.content

@@ -3,6 +3,7 @@
 from ccb import services
 from ccb.notification_sources import board_member_ids
 from notifications import registry
+from notifications.models import OutboxMessage
 
 
 def run(django_capture_on_commit_callbacks, func, **kwargs):
@@ -34,9 +35,20 @@ def test_submit_vote_and_decision_reach_the_right_people(
         voter=people["bob"],
         decision="approve",
     )
-    smtp.wait_for(7)  # on the agenda: four board members; vote needed: the three who have not voted
-    asked = [m for m in smtp.messages if "vote" in m.subject.lower() and "agenda" not in m.subject.lower()]
-    assert sorted(a for m in asked for a in m.rcpt_tos) == ["carol@example.com", "dave@example.com", "erin@example.com"]
+    # One act, one message each: the three who have not voted are asked for their vote (which says the
+    # change is on the agenda); bob, whose vote put it there, is not told of his own act.
+    queued = OutboxMessage.objects.filter(change_id=change.pk, event__in=["on_agenda", "vote_needed"])
+    assert sorted((m.to[0], m.event) for m in queued) == [
+        ("carol@example.com", "vote_needed"),
+        ("dave@example.com", "vote_needed"),
+        ("erin@example.com", "vote_needed"),
+    ]
+    smtp.wait_for(3)
+    assert sorted(a for m in smtp.messages for a in m.rcpt_tos) == [
+        "carol@example.com",
+        "dave@example.com",
+        "erin@example.com",
+    ]
 
     smtp.messages.clear()
     run(
@@ -67,3 +79,27 @@ def test_withdrawing_a_draft_tells_the_requester_and_implementer(
     smtp.wait_for(2)
     assert addresses(smtp) == ["alice@example.com", "frank@example.com"]
     assert "Superseded by CHG-9" in smtp.messages[0].text
+
+
+def test_a_board_subscriber_who_does_not_vote_hears_once_that_it_is_on_the_agenda(
+    make_change, people, django_capture_on_commit_callbacks
+):
+    from notifications import services as notifications
+
+    registry.register_board_members_source(board_member_ids)
+    change = make_change()
+    services.change_request_submit(change_id=change.pk, actor=people["alice"])
+    notifications.subscription_save(target="board", target_id=change.board_id, user_id=people["quinn"].pk)
+    run(
+        django_capture_on_commit_callbacks,
+        services.change_request_start_review,
+        change_id=change.pk,
+        actor=people["erin"],
+    )
+    queued = OutboxMessage.objects.filter(change_id=change.pk, event__in=["on_agenda", "vote_needed"])
+    assert sorted((m.to[0], m.event) for m in queued) == [
+        ("bob@example.com", "vote_needed"),
+        ("carol@example.com", "vote_needed"),
+        ("dave@example.com", "vote_needed"),
+        ("quinn@example.com", "on_agenda"),
+    ]
