@@ -179,11 +179,12 @@ def verify(*, using: str = "default", batch_size: int = 20_000, connection=None)
     on_postgres = connection.vendor == "postgresql"
     columns = _VERIFY_COLUMNS.format(at=_PG_AT_TEXT if on_postgres else "at")
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        after = 0
+        after: int | None = None  # the first batch starts at the lowest seq stored, whatever it is
         while True:
+            where, params = ("", [batch_size]) if after is None else ("WHERE seq > %s", [after, batch_size])
             cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
-                [after, batch_size],
+                f"SELECT {columns} FROM {table} {where} ORDER BY seq LIMIT %s",  # noqa: S608
+                params,
             )
             rows = cursor.fetchall()
             if not rows:
@@ -192,7 +193,9 @@ def verify(*, using: str = "default", batch_size: int = 20_000, connection=None)
                 if not on_postgres:
                     at = _sqlite_at_text(at)
                 reason = ""
-                if seq != expected_seq:
+                if seq < expected_seq:
+                    reason = f"seq {seq} does not belong in the chain, which starts at 1 and counts up by one"
+                elif seq != expected_seq:
                     reason = f"seq {expected_seq} is missing (next is {seq})"
                     seq = expected_seq
                 elif prev_hash != expected_prev:

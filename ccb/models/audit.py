@@ -30,6 +30,9 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         permissions = [("audit_everything", "Reads every change and the whole audit trail; changes nothing")]
         indexes = [models.Index(fields=["target_type", "target_id"])]
+        # The chain starts at 1; verification reads from the lowest seq stored, so a row below it is
+        # refused here and, were the constraint dropped, reported there.
+        constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_seq_starts_at_one")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"

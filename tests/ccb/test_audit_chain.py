@@ -246,3 +246,38 @@ def test_the_hashed_body_is_the_canonical_json_of_the_event():
             # the data member is embedded as stored (non-ASCII kept), the other strings ASCII-escaped
             rebuilt = expected.replace(json.dumps(body_data, sort_keys=True, separators=(",", ":")), data)
             assert digest == hashlib.sha256(("a" * 64 + rebuilt).encode()).hexdigest()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_an_event_numbered_below_one():
+    append(1)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ccb_auditevent (seq, at, actor_name, action, target_type, target_id, data, prev_hash, hash) "
+            "VALUES (0, %s, 'forger', 'test.event', '', '', '{}', %s, %s)",
+            [timezone.now(), audit.GENESIS_HASH, "f" * 64],
+        )
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == [1]
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+@pytest.mark.parametrize("seq", [0, -5])
+def test_verification_starts_at_the_first_row_stored_whatever_its_seq(seq):
+    """An insider who drops the constraint and slips in a row numbered below 1 is found, not skipped."""
+    append(2)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE ccb_auditevent DROP CONSTRAINT audit_seq_starts_at_one")
+        cursor.execute(
+            "INSERT INTO ccb_auditevent (seq, at, actor_name, action, target_type, target_id, data, prev_hash, hash) "
+            "VALUES (%s, %s, 'forger', 'test.event', '', '', '{}', %s, %s)",
+            [seq, timezone.now(), audit.GENESIS_HASH, "f" * 64],
+        )
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq == seq, result
+    listed = [e["seq"] for e in audit_list_as_auditor()]
+    assert seq in listed  # what the API lists is what verification checked
+
+
+def audit_list_as_auditor():
+    return AuditEvent.objects.order_by("seq").values("seq")
