@@ -40,8 +40,6 @@ def run() -> int:
     install()
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
     host, port = env.get("CCB_HOST", "127.0.0.1"), env.get("CCB_PORT", "8000")
-    for folder in ("broker", "broker-processed", "media"):
-        (ROOT / "var" / folder).mkdir(parents=True, exist_ok=True)
     manage("migrate", "--noinput", "-v0", env=env)
     manage("seed_demo", env=env)
     log = open(ROOT / "var" / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker

@@ -31,7 +31,10 @@ def parse_args(argv=None):
         "--quick", action="store_true", help="scale every size down (10k changes, 8x150 appends, 100k events)"
     )
     p.add_argument(
-        "--only", action="append", choices=["list", "append", "verify"], help="run only these parts (repeatable)"
+        "--only",
+        action="append",
+        choices=["list", "append", "verify", "refusals"],
+        help="run only these parts (repeatable)",
     )
     p.add_argument("--changes", type=int, help="change requests to load (default 100000, quick 10000)")
     p.add_argument("--requests", type=int, help="measured requests per endpoint (default 100, quick 20)")
@@ -59,7 +62,7 @@ def parse_args(argv=None):
     args.warmup = args.warmup if args.warmup is not None else (5 if q else 10)
     args.appends = args.appends or (150 if q else 1000)
     args.events = args.events or (100_000 if q else 1_000_000)
-    args.only = set(args.only or ["list", "append", "verify"])
+    args.only = set(args.only or ["list", "append", "verify", "refusals"])
     return args
 
 
@@ -154,6 +157,10 @@ def main(argv=None) -> int:
         from bench import audit_verify
 
         verdicts.append(audit_verify.run(args))
+    if "refusals" in args.only:
+        from bench import refusal_flood
+
+        verdicts.append(refusal_flood.run(args))
 
     print()
     print("=" * 78)

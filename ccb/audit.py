@@ -32,6 +32,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} into an audit event")
 
 
+def json_safe(value: Any) -> Any:
+    """The value as plain JSON data (instants and decimals as text), the way the chain stores it."""
+    return json.loads(canonical_json(value))
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 

@@ -156,6 +156,7 @@ class AuditAction(models.TextChoices):
     CONDITION_SATISFIED = "condition.satisfied"
     ATTACHMENT_ADDED = "attachment.added"
     POLICY_REFUSED = "policy.refused"
+    POLICY_REFUSED_REPEATED = "policy.refused_repeated"
     BOARD_CREATED = "board.created"
     BOARD_UPDATED = "board.updated"
     BOARD_ROLE_GRANTED = "board.role_granted"

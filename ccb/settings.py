@@ -16,6 +16,13 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def var_path(*parts: str) -> Path:
+    """A folder under VAR_DIR, created on first use: the zero-setup defaults keep everything there."""
+    path = VAR_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -82,7 +89,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ccb.sqlite3'}"),
+        os.environ.get("DATABASE_URL") or f"sqlite:///{var_path() / 'ccb.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
@@ -190,9 +197,10 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "broker"),
-        "data_folder_out": str(VAR_DIR / "broker"),
-        "processed_folder": str(VAR_DIR / "broker-processed"),
+        "data_folder_in": str(var_path("broker")),
+        "data_folder_out": str(var_path("broker")),
+        "processed_folder": str(var_path("broker-processed")),
+        "control_folder": str(var_path("broker-control")),  # kombu's default is ./control
         "store_processed": False,
         "polling_interval": 0.05,
     }
@@ -243,7 +251,10 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-nightly": {"task": "ccb.audit_verify", "schedule": 24 * 60 * 60, "options": {"queue": "exports"}},
+    "refusal-windows-digest": {"task": "ccb.refusal_windows_digest", "schedule": 60, "options": {"queue": "default"}},
 }
+# Repeats of one person's refusal under one rule within this many seconds share one chain event.
+CCB_REFUSAL_WINDOW_SECONDS = int(os.environ.get("CCB_REFUSAL_WINDOW_SECONDS", "60"))
 from notifications import celery_config as notifications_celery  # noqa: E402
 
 CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES}

@@ -3,6 +3,7 @@ import logging
 from celery import shared_task
 
 from ccb import audit
+from ccb.services.refusals import refusal_windows_digest
 
 logger = logging.getLogger(__name__)
 
@@ -16,3 +17,9 @@ def audit_verify_task() -> dict:
     else:
         logger.error("audit chain broken at seq %s: %s", result.first_bad_seq, result.reason)
     return result.as_dict()
+
+
+@shared_task(name="ccb.refusal_windows_digest")
+def refusal_windows_digest_task() -> int:
+    """Put the repeats counted in closed refusal windows on the chain (see ccb.services.refusals)."""
+    return refusal_windows_digest()

@@ -53,3 +53,17 @@ def test_production_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"CCB_PRODUCTION": "1"}
     result = run(sys.executable, "manage.py", "check", env=env)
     assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
+
+
+def test_the_zero_setup_defaults_keep_everything_under_var(tmp_path):
+    """On a fresh checkout, migrate and seed_demo on their own: no traceback, nothing written outside var/."""
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CI"}}
+    env["CCB_VAR_DIR"] = str(var)
+    before = set(os.listdir(ROOT))
+    for command in (("migrate", "--noinput", "-v0"), ("seed_demo",)):
+        result = run(sys.executable, "manage.py", *command, env=env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0 and "Traceback" not in output, output[-3000:]
+    assert set(os.listdir(ROOT)) == before, "something was written next to manage.py"
+    assert (var / "ccb.sqlite3").exists() and (var / "broker-control").is_dir()

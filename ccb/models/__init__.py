@@ -1,4 +1,4 @@
-from .audit import AuditEvent
+from .audit import AuditEvent, RefusalWindow
 from .boards import Board, BoardMembership, Service, StandardChangeTemplate
 from .changes import Attachment, ChangeRequest, ChangeRevision, Condition, Decision, Vote
 from .windows import CalendarFeedToken, FreezeWindow, MaintenanceWindow
@@ -15,6 +15,7 @@ __all__ = [
     "Decision",
     "FreezeWindow",
     "MaintenanceWindow",
+    "RefusalWindow",
     "Service",
     "StandardChangeTemplate",
     "Vote",

@@ -6,27 +6,22 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
-from ccb import audit
-from ccb.choices import TRANSITIONS, AuditAction
+from ccb.choices import TRANSITIONS
 from ccb.exceptions import IllegalTransition, PolicyViolation
 from ccb.models import ChangeRequest
+
+from .refusals import refusal_record
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def record_refusal(exc: PolicyViolation, **data: Any) -> None:
-    """Audit a refusal once, in its own transaction (the refused one has rolled back)."""
+    """Audit a refusal once, in its own transaction (the refused one has rolled back); repeats coalesce."""
     if exc.recorded:
         return
     exc.recorded = True
-    with transaction.atomic():
-        audit.record(
-            actor=exc.actor,
-            action=AuditAction.POLICY_REFUSED,
-            target=exc.target,
-            data={"rule": exc.rule, "message": exc.message, **data},
-        )
+    refusal_record(exc, **data)
 
 
 def service(func: Callable[P, R]) -> Callable[P, R]:
