@@ -143,6 +143,58 @@ def assert_can_implement(*, actor: User, change: ChangeRequest) -> None:
         _refuse("implementer_needs_role", f"You are no longer an implementer on {change.board}.", actor, change)
 
 
+def assert_is_engine(*, actor: User, change: ChangeRequest) -> None:
+    """Outcomes of deployments come from their runs: ccb's engine records them, no person does."""
+    from ccb.principals import is_system
+
+    if not is_system(actor):
+        _refuse(
+            "engine_records_outcomes",
+            "A deployment's outcome is recorded by ccb's engine from its run; start a run instead.",
+            actor,
+            change,
+        )
+
+
+def assert_can_answer_gate(*, actor: User, change: ChangeRequest, role: str, starter: User, not_starter: bool) -> None:
+    """A go/no-go is answered by the role the runbook names; never by an approver of the change (whoever
+    voted to approve its current revision or decided it); not by whoever started the run when the
+    runbook says so."""
+    if role not in ROLE_CODENAME or not has_role(actor, change.board, role):
+        _refuse("gate_needs_role", f"This go/no-go is answered by a {role} of {change.board}.", actor, change)
+    approved = (
+        change.votes.filter(
+            voter=actor, revision_id=change.current_revision_id, decision="approve", voided_at__isnull=True
+        ).exists()
+        or change.decisions.filter(revision_id=change.current_revision_id, decided_by=actor).exists()
+    )
+    if approved:
+        _refuse("gate_not_by_approver", "You approved this change, so its go/no-go is someone else's.", actor, change)
+    if not_starter and starter.pk == actor.pk:
+        _refuse("gate_not_by_starter", "You started this run; the runbook asks someone else to answer.", actor, change)
+
+
+def assert_can_abort_run(*, actor: User, change: ChangeRequest) -> None:
+    if change.implementer_id == actor.pk or has_role(actor, change.board, BoardRole.CHAIR):
+        return
+    _refuse(
+        "implementer_or_chair_aborts",
+        "Only the change's implementer or the board's chair aborts its run.",
+        actor,
+        change,
+    )
+
+
+def assert_can_accept_drift(*, actor: User, change: ChangeRequest) -> None:
+    if not has_role(actor, change.board, BoardRole.CHAIR) or is_author(actor, change):
+        _refuse(
+            "chair_accepts_drift",
+            f"Only the chair of {change.board} accepts drift from the approved plan.",
+            actor,
+            change,
+        )
+
+
 def assert_can_close(*, actor: User, change: ChangeRequest) -> None:
     if has_role(actor, change.board, BoardRole.CHAIR) or has_role(actor, change.board, BoardRole.VERIFIER):
         return

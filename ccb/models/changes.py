@@ -204,6 +204,9 @@ class ChangeRevision(models.Model):
     content = models.JSONField()
     content_hash = models.CharField(max_length=64)
     runbook_hash = models.CharField(max_length=64, blank=True)
+    plan_digest = models.CharField(
+        max_length=64, blank=True, help_text="Digest of each step's plan read from live state at submit."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -258,6 +261,7 @@ class Decision(models.Model):
     rationale = models.TextField(blank=True)
     revision_hash = models.CharField(max_length=64)
     runbook_hash = models.CharField(max_length=64, blank=True)
+    plan_digest = models.CharField(max_length=64, blank=True, help_text="The plan the board saw, as its digest.")
     decided_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

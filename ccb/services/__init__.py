@@ -23,6 +23,7 @@ from .implementation import (
     approval_binding_error,
     change_request_close,
     change_request_finish_implementation,
+    change_request_record_outcome,
     change_request_start_implementation,
 )
 from .review import (
@@ -55,6 +56,7 @@ __all__ = [
     "change_request_create_from_template",
     "change_request_decide",
     "change_request_finish_implementation",
+    "change_request_record_outcome",
     "change_request_record_retrospective",
     "change_request_revise",
     "change_request_schedule",

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from ccb import audit, notices, policies, revisions, risk, scheduling, selectors
+from ccb import audit, execution, notices, policies, revisions, risk, scheduling, selectors
 from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
@@ -166,6 +166,9 @@ def _new_revision(change: ChangeRequest, actor: User) -> ChangeRevision:
         runbook_hash=change.runbook_version.content_hash if change.runbook_version else "",
         created_by=actor,
     )
+    revision.plan_digest = execution.plan_for_revision(change=change, revision=revision)
+    if revision.plan_digest:
+        revision.save(update_fields=["plan_digest"])
     change.current_revision = revision
     return revision
 
@@ -289,6 +292,7 @@ def record_decision(
         rationale=rationale,
         revision_hash=revision.content_hash,
         runbook_hash=revision.runbook_hash,
+        plan_digest=revision.plan_digest,
     )
     for cond in conditions or []:
         Condition.objects.create(

@@ -41,7 +41,8 @@ def approval_binding_error(change: ChangeRequest) -> str:
 
 
 @service
-def change_request_start_implementation(*, change_id: int, actor: User) -> ChangeRequest:
+def change_request_start_implementation(*, change_id: int, actor: User, run_id: int | None = None) -> ChangeRequest:
+    """The change is being implemented: by a deployment run (``run_id``), started by ``actor``."""
     change = lock_change(change_id)
     policies.assert_can_implement(actor=actor, change=change)
     assert_transition(change, Status.IMPLEMENTING, "start implementing")
@@ -62,7 +63,7 @@ def change_request_start_implementation(*, change_id: int, actor: User) -> Chang
         actor=actor,
         action=AuditAction.CHANGE_IMPLEMENTATION_STARTED,
         target=change,
-        data={"revision": change.revision.content_hash, "runbook": change.revision.runbook_hash},
+        data={"revision": change.revision.content_hash, "runbook": change.revision.runbook_hash, "run": run_id},
     )
     return change
 
@@ -85,6 +86,34 @@ def change_request_finish_implementation(
         action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED,
         target=change,
         data={"outcome": outcome, "notes": change.implementation_notes},
+    )
+    return change
+
+
+@service
+def change_request_record_outcome(
+    *, change_id: int, actor: User, on_behalf_of: User, outcome: str, notes: str, run_id: int
+) -> ChangeRequest:
+    """The engine's record of how a change's deployment run ended: only the system principal, from a run."""
+    change = lock_change(change_id)
+    policies.assert_is_engine(actor=actor, change=change)
+    if outcome not in OUTCOME_STATES:
+        raise PacketInvalid({"outcome": [f"Choose one of: {', '.join(sorted(OUTCOME_STATES))}."]})
+    assert_transition(change, outcome, "record the outcome of")
+    change.status, change.implementation_finished_at = outcome, timezone.now()
+    change.implementation_notes = notes.strip()
+    change.save(update_fields=["status", "implementation_finished_at", "implementation_notes", "updated_at"])
+    notices.finished(change, actor)
+    audit.record(
+        actor=actor,
+        action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED,
+        target=change,
+        data={
+            "outcome": outcome,
+            "notes": change.implementation_notes,
+            "run": run_id,
+            "on_behalf_of": on_behalf_of.get_username(),
+        },
     )
     return change
 

@@ -86,8 +86,9 @@ def test_implementation_refuses_when_the_packet_under_the_approval_changed(submi
 
 
 def test_linking_an_unapproved_runbook_version_blocks_submit(api, make_change, people, runbook):
+    # alice's own new version: she may link her draft, but the board has not approved it
     new = runbook_services.runbook_version_create(
-        actor=people["frank"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("10%", "5%")
+        actor=people["alice"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("10%", "5%")
     )
     change = make_change(runbook_version=new)
     r = api(people["alice"]).post(f"/api/v1/changes/{change.pk}/submit/")

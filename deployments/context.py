@@ -1,0 +1,82 @@
+"""The StepContext a step method gets: its validated parameters, its memory, the run's AWS session,
+the run-wide outputs and the services the engine offers it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from . import steps
+from .models import StepRun
+
+
+def labels_for(run: Any) -> dict[str, str]:
+    """Who and what an AWS call is made for: STS session tags, CloudTrail's record of the change."""
+    return {
+        "ccb:change": run.change.reference,
+        "ccb:run": str(run.pk),
+        "ccb:started-by": run.started_by.get_username(),
+    }
+
+
+def aws_for(run: Any, on_request: Callable[[dict], None] | None = None) -> Any:
+    """The AWS session the run's steps act through: the environment's deploy role assumed with the run's
+    session tags when the runbook names one, else the worker's own credentials."""
+    from deployments import aws
+
+    role = (run.runbook_version.document.get("deploy_role") or {}).get(run.environment, "")
+    return aws.session(role_arn=role or None, session_tags=labels_for(run), on_request=on_request)
+
+
+def build_context(
+    step: StepRun,
+    kind: steps.StepType,
+    state: dict,
+    method: str,
+    now: Callable[[], datetime],
+    lines: list,
+    request_ids: list,
+    outputs: dict | None = None,
+) -> steps.StepContext:
+    run = step.run
+
+    def log(message: str, **data: Any) -> None:
+        lines.append((message, data))
+
+    def on_request(info: dict) -> None:
+        request_ids.append(info)
+
+    return steps.StepContext(
+        params=kind.params.model_validate(step.params),
+        state=state,
+        idempotency_key=step.idempotency_key,
+        phase=method,
+        now=now,
+        log=log,
+        aws=_LazyAws(run, on_request),
+        services={"outputs": outputs if outputs is not None else run.outputs, "notify": _notifier(run, step)},
+        labels=labels_for(run),
+        fast=run.abort_fast,
+    )
+
+
+class _LazyAws:
+    """Opens the AWS session on first use, so steps that never call AWS never assume a role."""
+
+    def __init__(self, run: Any, on_request: Callable[[dict], None]):
+        self._run, self._on_request, self._session = run, on_request, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = aws_for(self._run, self._on_request)
+        return getattr(self._session, name)
+
+
+def _notifier(run: Any, step: StepRun) -> Callable[..., list[int]]:
+    def notify(*, message: str, audience: str = "change", user_ids: list[int] | None = None) -> list[int]:
+        from .notices import step_notice
+
+        return step_notice(run, step, message=message, audience=audience, user_ids=user_ids or [])
+
+    return notify

@@ -1,0 +1,69 @@
+"""What the engine tells people, through notifications, in the transaction of the event."""
+
+from __future__ import annotations
+
+from guardian.shortcuts import get_users_with_perms
+
+from notifications import services as notifications
+
+from .models import DeploymentRun, StepRun
+
+ROLE_PERMISSION = {
+    "implementer": "board_implementer",
+    "verifier": "board_verifier",
+    "chair": "board_chair",
+    "member": "board_member",
+}
+
+
+def _context(run: DeploymentRun, step: StepRun | None = None, **extra: object) -> dict:
+    change = run.change
+    return {
+        "reference": change.reference,
+        "title": change.title,
+        "board": change.board.name,
+        "run": run.pk,
+        "rehearsal": run.rehearsal,
+        "environment": run.environment,
+        "step": step.name if step else "",
+        "stage": step.stage_name if step else "",
+        "started_by": run.started_by.get_username(),
+        **extra,
+    }
+
+
+def role_holders(run: DeploymentRun, role: str) -> list[int]:
+    holders = get_users_with_perms(run.change.board, with_group_users=True, only_with_perms_in=[ROLE_PERMISSION[role]])
+    return sorted(u.pk for u in holders if u.is_active)
+
+
+def gate_waiting(run: DeploymentRun, step: StepRun) -> None:
+    """Everyone who may answer the go/no-go is asked (the engine's policy still decides who may)."""
+    role = step.params.get("role") or step.pause_role or "implementer"
+    notifications.notify(
+        event="gate_waiting",
+        change_id=run.change_id,
+        user_ids=role_holders(run, role),
+        context=_context(
+            run, step, question=step.params.get("question") or f"'{step.name}' failed: {step.message}", role=role
+        ),
+    )
+
+
+def step_notice(run: DeploymentRun, step: StepRun, *, message: str, audience: str, user_ids: list[int]) -> list[int]:
+    """A runbook's notify step: to the change's people and followers, its board, or named people."""
+    change = run.change
+    people = set(user_ids) | ({change.requester_id, change.implementer_id} - {None} if audience == "change" else set())
+    return notifications.notify(
+        event="deployment_progress" if "deployment_progress" in _events() else "deployment_started",
+        change_id=change.pk,
+        board_id=change.board_id if audience == "board" else None,
+        user_ids=sorted(people),
+        context=_context(run, step, message=message),
+    )
+
+
+def _events() -> set[str]:
+    from notifications.events import Event
+
+    return set(Event.values)
