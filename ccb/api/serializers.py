@@ -288,7 +288,8 @@ class ChangeDetailSerializer(ChangeListSerializer):
     attachments = AttachmentSerializer(many=True, read_only=True)
     is_review_overdue = serializers.BooleanField(read_only=True)
     timeline_minutes = serializers.SerializerMethodField(
-        help_text="Length of the deployment: the runbook version's estimate, else the packet's."
+        help_text="Minutes a booking covers: the longer of the runbook version's step timeouts and the packet's "
+        "estimated duration, plus the packet's time to roll back."
     )
     schedule_overridden_by = serializers.CharField(
         source="schedule_overridden_by.username", read_only=True, default=None

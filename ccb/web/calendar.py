@@ -118,6 +118,20 @@ def _summarise_windows(entries: list[dict]) -> list[dict]:
     )
 
 
+def _part_of_day(entry: dict, day_start: datetime, day_end: datetime, tz) -> str:
+    """The part of an entry that falls on one day, in the viewer's zone: an overnight window shows
+    "from 23:00" on its first day and "until 03:00" on the next, a longer freeze "all day" between."""
+    ends_after = entry["end"] >= day_end
+    start, end = entry["start"].astimezone(tz), entry["end"].astimezone(tz)
+    if entry["start"] <= day_start and ends_after:
+        return "all day"
+    if entry["start"] < day_start:
+        return f"until {end:%H:%M}"
+    if ends_after:
+        return f"from {start:%H:%M}"
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
 @login_required
 def calendar_view(request: HttpRequest) -> HttpResponse:
     view = "week" if request.GET.get("view") == "week" else "month"
@@ -135,10 +149,11 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     day = first
     while day < after:
         day_start = datetime.combine(day, time.min, tz)
-        day_end = day_start + timedelta(days=1)
+        day_end = datetime.combine(day + timedelta(days=1), time.min, tz)
         todays = [e for e in entries if e["start"] < day_end and e["end"] > day_start]
         if view == "month" and not filters["service"]:
             todays = _summarise_windows(todays)
+        todays = [{**e, "when": _part_of_day(e, day_start, day_end, tz)} for e in todays]
         days.append(
             {
                 "date": day,

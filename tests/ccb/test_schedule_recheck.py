@@ -13,6 +13,13 @@ from .conftest import at, book, freeze, in_window, window
 
 
 @pytest.fixture
+def packet(packet):
+    """These rules are shown on a ten-minute timeline: the runbook's step timeouts and no rollback time
+    (test_scheduling_rules.py shows how rollback time lengthens a booking)."""
+    return {**packet, "rollback_minutes": 0}
+
+
+@pytest.fixture
 def sent(monkeypatch):
     """Every notify() call, in order."""
     calls = []
@@ -52,7 +59,7 @@ def test_a_freeze_added_over_a_booked_change_flags_it_and_tells_its_people(api, 
     [message] = conflicts(sent)
     assert message["change_id"] == booked.pk
     assert message["user_ids"] == sorted([people["alice"].pk, people["frank"].pk])
-    assert message["context"]["problems"] == [problem["message"]]
+    assert [p["message"] for p in message["context"]["problems"]] == [problem["message"]]
     assert message["context"]["reason"] == "The freeze 'Incident freeze' was created by erin."
     assert "other_reference" not in message["context"]
     [event] = AuditEvent.objects.filter(action=AuditAction.CHANGE_SCHEDULE_FLAGGED, target_id=str(booked.pk))
