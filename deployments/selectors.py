@@ -1,10 +1,12 @@
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from ccb.selectors import board_ids_with_role, reads_everything
 
-from .models import Runbook, RunbookVersion
+from .models import DeploymentRun, RevisionPlan, Runbook, RunbookVersion
 
 
 def runbook_list(*, user: User) -> QuerySet[Runbook]:
@@ -26,3 +28,27 @@ def runbook_version_get(*, user: User, runbook_id: int, number: int) -> RunbookV
         return runbook.versions.get(number=number)
     except (Runbook.DoesNotExist, RunbookVersion.DoesNotExist, ValueError):
         raise Http404("No such runbook version.") from None
+
+
+# --- runs -----------------------------------------------------------------------------------------------
+
+
+def run_list(*, user: User) -> QuerySet[DeploymentRun]:
+    """Runs of the changes the user may see (ccb decides who sees which change)."""
+    from ccb.selectors import change_request_list
+
+    return DeploymentRun.objects.filter(change__in=change_request_list(user=user).values("pk")).select_related(
+        "change", "started_by", "runbook_version__runbook"
+    )
+
+
+def run_get(*, user: User, pk: object) -> DeploymentRun:
+    try:
+        return run_list(user=user).get(pk=pk)
+    except (DeploymentRun.DoesNotExist, ValueError, TypeError):
+        raise Http404("No deployment run with that id.") from None
+
+
+def revision_plan(*, change: Any) -> RevisionPlan | None:
+    """The plan the board sees for the change's current revision (None before it is submitted)."""
+    return RevisionPlan.objects.filter(revision_id=change.current_revision_id).first()
