@@ -252,10 +252,19 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-nightly": {"task": "ccb.audit_verify", "schedule": 24 * 60 * 60, "options": {"queue": "exports"}},
     "refusal-windows-digest": {"task": "ccb.refusal_windows_digest", "schedule": 60, "options": {"queue": "default"}},
+    # Re-queues what the broker lost or a dead worker left: expired step leases, passed countdowns,
+    # held runs whose freeze ended, armed changes whose slot opened.
+    "deployments-sweep": {
+        "task": "deployments.sweep",
+        "schedule": 15.0,
+        "options": {"queue": "deployments", "expires": 14},
+    },
 }
+# How long a worker's claim on a step lasts without a heartbeat before another may take it over.
+CCB_STEP_LEASE_SECONDS = int(os.environ.get("CCB_STEP_LEASE_SECONDS", "60"))
 # Repeats of one person's refusal under one rule within this many seconds share one chain event.
 CCB_REFUSAL_WINDOW_SECONDS = int(os.environ.get("CCB_REFUSAL_WINDOW_SECONDS", "60"))
 from notifications import celery_config as notifications_celery  # noqa: E402
 
-CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES}
+CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES, "deployments.*": {"queue": "deployments"}}
 CELERY_BEAT_SCHEDULE.update(notifications_celery.BEAT_SCHEDULE)
