@@ -225,7 +225,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 # Scripts and styles come from our own static files only: no inline script or style, no eval, no framing.
-# The API docs (Swagger UI) also draw their icons from data: URLs.
+# The API docs page alone adds data: images (Swagger UI's icons; see ccb.web.views.ApiDocsView).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -2,12 +2,14 @@
 
 import json
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from ccb import audit, risk, selectors
@@ -262,6 +264,7 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
     )
 
 
+@method_decorator(csp_update({"img-src": ["data:"]}), name="dispatch")  # Swagger UI's icons are data: URLs
 class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI with its start-up script served as a file (no inline script) under ccb's header."""
 
