@@ -155,8 +155,8 @@ class PacketForm(forms.Form):
         if editing:
             del self.fields["board"], self.fields["change_type"]
         for field in self.fields.values():
-            if isinstance(field.widget, forms.Textarea):
-                field.widget.attrs.setdefault("rows", 3)
+            if isinstance(field.widget, forms.Textarea) and str(field.widget.attrs.get("rows")) == "10":
+                field.widget.attrs["rows"] = 4  # Django's default of 10 makes a phone scroll past empty boxes
         self.fields["runbook_version"].label_from_instance = lambda v: (
             f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)")
         )

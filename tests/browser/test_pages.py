@@ -29,8 +29,10 @@ OVERFLOWING = """() => {
 
 
 @pytest.fixture
-def scene(submitted, people, service_map, runbook, board):
-    """A change before the board with conditions proposed, a second runbook version, a window and a freeze."""
+def scene(submitted, make_change, people, service_map, runbook, board):
+    """A change before the board with conditions proposed, an emergency draft with a long title, a second
+    runbook version, a window and a freeze."""
+    make_change(change_type="emergency", title="Hotfix the payment gateway's certificate chain before it expires")
     services.vote_cast(
         change_id=submitted.pk,
         voter=people["bob"],
