@@ -6,8 +6,9 @@ from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -262,6 +263,11 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
             "next": seq + 1 if seq + 1 in neighbours else None,
         },
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers that ask for /favicon.ico (the admin's pages link none) get ccb's icon."""
+    return HttpResponsePermanentRedirect(static("ccb/favicon.svg"))
 
 
 @method_decorator(csp_update({"img-src": ["data:"]}), name="dispatch")  # Swagger UI's icons are data: URLs

@@ -12,7 +12,7 @@ from ccb import services
 from deployments import services as runbook_services
 
 from ..conftest import RUNBOOK_YAML
-from .conftest import screenshot
+from .conftest import screenshot, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,9 +92,9 @@ def main_pages(scene):
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["laptop", "phone"])
-def test_no_main_page_scrolls_sideways_or_breaks_the_policy(sign_in, scene, width):
+def test_no_main_page_scrolls_sideways_breaks_the_policy_or_fails_axe(sign_in, scene, width):
     pages = {}
-    too_wide = {}
+    too_wide, inaccessible = {}, {}
     for who, url, name in main_pages(scene):
         if who not in pages:
             pages[who] = sign_in(who, viewport={"width": width, "height": 900})
@@ -107,7 +107,10 @@ def test_no_main_page_scrolls_sideways_or_breaks_the_policy(sign_in, scene, widt
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         if scroll_width > width:
             too_wide[url] = (scroll_width, page.evaluate(OVERFLOWING))
+        if violations := serious_violations(page):
+            inaccessible[f"{who} {url}"] = violations
     assert not too_wide, too_wide
+    assert not inaccessible, inaccessible
 
 
 def test_a_reject_without_a_comment_shows_the_error_in_place(sign_in, submitted, console_errors):
