@@ -74,6 +74,20 @@ def assert_can_edit(*, actor: User, change: ChangeRequest) -> None:
         _refuse("requester_only_edits", "Only the change's requester may edit or submit it.", actor, change)
 
 
+def assert_can_withdraw(*, actor: User, change: ChangeRequest) -> None:
+    """The requester withdraws their own change; the board's chair may withdraw anyone else's."""
+    if has_role(actor, change.board, BoardRole.CHAIR) and not is_author(actor, change):
+        return
+    assert_can_edit(actor=actor, change=change)
+
+
+def assert_can_satisfy_condition(*, actor: User, change: ChangeRequest) -> None:
+    """A condition of the approval is attested as met by the change's requester or its implementer."""
+    if actor.pk in (change.requester_id, change.implementer_id):
+        return
+    assert_can_implement(actor=actor, change=change)
+
+
 def assert_implementer_allowed(*, implementer: User | None, change: ChangeRequest, actor: User) -> None:
     if implementer is None:
         return

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any, cast
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -338,3 +339,57 @@ def tally(*, change: ChangeRequest) -> quorum.Tally:
         chair_ids=chairs,
         votes=votes,
     )
+
+
+# --- what the pages offer: boards to file on, eligible implementers, conditions to carry ---------------
+
+
+def boards_for_filing(*, user: User) -> list[Board]:
+    """Boards on which the user may file a change: every board where they are not read-only."""
+    allowed = []
+    for board in Board.objects.order_by("name"):
+        try:
+            policies.assert_not_read_only(actor=user, board=board)
+        except PolicyViolation:
+            continue
+        allowed.append(board)
+    return allowed
+
+
+def implementer_candidates(*, board: Board, actor: User, change: ChangeRequest | None = None) -> QuerySet[User]:
+    """Who may be named to implement a change on this board: what policies.assert_implementer_allowed
+    accepts (the board's implementers; not the requester unless the board allows it; no approver)."""
+    draft = change if change is not None else ChangeRequest(board=board, requester=actor)
+    holders = cast(
+        "QuerySet[User]", get_users_with_perms(board, with_group_users=True, only_with_perms_in=["board_implementer"])
+    )
+    eligible = []
+    for person in holders:
+        if not person.is_active:
+            continue
+        try:
+            policies.assert_implementer_allowed(implementer=person, change=draft, actor=actor)
+        except PolicyViolation:
+            continue
+        eligible.append(person.pk)
+    return get_user_model().objects.filter(pk__in=eligible).order_by("username")
+
+
+def proposed_conditions(*, change: ChangeRequest) -> list[str]:
+    """Conditions members attached to their approvals of the current revision, once each, in order."""
+    votes = Vote.objects.filter(
+        revision_id=change.current_revision_id, voided_at__isnull=True, decision="approve"
+    ).order_by("created_at")
+    return list(dict.fromkeys(text for vote in votes for text in vote.conditions))
+
+
+def boards_managing_windows(*, user: User) -> list[Board]:
+    """Boards whose maintenance windows and freezes the user may set (policies.assert_can_manage_windows)."""
+    allowed = []
+    for board in Board.objects.order_by("name"):
+        try:
+            policies.assert_can_manage_windows(actor=user, board=board)
+        except PolicyViolation:
+            continue
+        allowed.append(board)
+    return allowed

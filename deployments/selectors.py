@@ -30,6 +30,25 @@ def runbook_version_get(*, user: User, runbook_id: int, number: int) -> RunbookV
         raise Http404("No such runbook version.") from None
 
 
+def runbook_versions_for_filing(*, user: User, board_id: int | None) -> QuerySet[RunbookVersion]:
+    """The approved runbook versions a packet on this board may link: anyone filing there may pick one."""
+    if board_id is None:
+        return RunbookVersion.objects.none()
+    return (
+        RunbookVersion.objects.filter(runbook__board_id=board_id, approved_at__isnull=False)
+        .select_related("runbook", "approved_by")
+        .order_by("runbook__name", "-number")
+    )
+
+
+def runbook_get(*, user: User, pk: int) -> Runbook:
+    """A runbook the user may read (see runbook_list), or 404: a hidden one looks like a missing one."""
+    try:
+        return runbook_list(user=user).get(pk=pk)
+    except (Runbook.DoesNotExist, ValueError, TypeError):
+        raise Http404("No runbook with that id.") from None
+
+
 # --- runs -----------------------------------------------------------------------------------------------
 
 
@@ -42,7 +61,7 @@ def run_list(*, user: User) -> QuerySet[DeploymentRun]:
     )
 
 
-def run_get(*, user: User, pk: object) -> DeploymentRun:
+def run_get(*, user: User, pk: int | str) -> DeploymentRun:
     try:
         return run_list(user=user).get(pk=pk)
     except (DeploymentRun.DoesNotExist, ValueError, TypeError):

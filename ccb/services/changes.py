@@ -13,7 +13,6 @@ from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
     AuditAction,
-    BoardRole,
     ChangeType,
     DecisionBasis,
     DecisionOutcome,
@@ -337,8 +336,7 @@ def record_decision(
 def change_request_withdraw(*, change_id: int, actor: User, reason: str = "") -> ChangeRequest:
     lock_scheduling()  # a withdrawn booking frees its slot: changes flagged against it are re-checked
     change = lock_change(change_id)
-    if not policies.has_role(actor, change.board, BoardRole.CHAIR) or policies.is_author(actor, change):
-        policies.assert_can_edit(actor=actor, change=change)
+    policies.assert_can_withdraw(actor=actor, change=change)
     assert_transition(change, Status.WITHDRAWN, "withdraw")
     previous = change.status
     change.status = Status.WITHDRAWN

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from ccb import risk
+from ccb import risk, selectors
 from ccb.choices import (
     AttachmentKind,
     ChangeType,
@@ -14,6 +14,7 @@ from ccb.choices import (
     VoteDecision,
 )
 from ccb.models import Board, Service
+from deployments import selectors as runbook_selectors
 from deployments.models import RunbookVersion
 
 User = get_user_model()
@@ -69,7 +70,19 @@ SECTIONS = [
 
 
 class PacketForm(forms.Form):
-    board = forms.ModelChoiceField(queryset=Board.objects.all(), empty_label="Choose the reviewing board")
+    board = forms.ModelChoiceField(
+        queryset=Board.objects.all(),
+        empty_label="Choose the reviewing board",
+        widget=forms.Select(
+            attrs={
+                "hx-get": "/changes/board-choices/",
+                "hx-trigger": "change",
+                "hx-target": "#board-choices",
+                "hx-swap": "outerHTML",
+                "hx-include": "[name=board],[name=implementer],[name=runbook_version]",
+            }
+        ),
+    )
     change_type = forms.ChoiceField(
         choices=[(ChangeType.NORMAL, "Normal"), (ChangeType.EMERGENCY, "Emergency")],
         help_text="Emergency: chair plus one member approve; a full review follows.",
@@ -110,10 +123,18 @@ class PacketForm(forms.Form):
     test_environments_validated = forms.BooleanField(required=False, label="Test environments were validated")
     test_environments = forms.CharField(max_length=500, required=False, label="Which test environments")
     runbook_version = forms.ModelChoiceField(
-        queryset=RunbookVersion.objects.select_related("runbook"), required=False, label="Runbook version"
+        queryset=RunbookVersion.objects.none(),
+        required=False,
+        label="Runbook version",
+        help_text="The board's approved runbook versions.",
+        error_messages={"invalid_choice": "Choose one of this board's approved runbook versions."},
     )
     implementer = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"), required=False, to_field_name="username"
+        queryset=User.objects.none(),
+        required=False,
+        to_field_name="username",
+        help_text="People who may implement changes on this board.",
+        error_messages={"invalid_choice": "Choose one of the people who may implement this change on its board."},
     )
     release_plan = forms.CharField(
         widget=forms.Textarea,
@@ -125,20 +146,51 @@ class PacketForm(forms.Form):
     requested_end = forms.DateTimeField(widget=DATETIME, required=False, label="Requested end")
     estimated_duration_minutes = forms.IntegerField(min_value=0, required=False, label="Estimated duration (min)")
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, actor, editing: bool = False, change=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.actor, self.change = actor, change
         for key, question in risk.QUESTIONS.items():
             choices = [("", "Not answered yet")] + [(c, c.replace("_", " ").capitalize()) for c in question["choices"]]
             self.fields[f"risk_{key}"] = forms.ChoiceField(choices=choices, required=False, label=question["label"])
         if editing:
             del self.fields["board"], self.fields["change_type"]
         for field in self.fields.values():
-            if isinstance(field.widget, forms.Textarea):
-                field.widget.attrs.setdefault("rows", 3)
+            if isinstance(field.widget, forms.Textarea) and str(field.widget.attrs.get("rows")) == "10":
+                field.widget.attrs["rows"] = 4  # Django's default of 10 makes a phone scroll past empty boxes
         self.fields["runbook_version"].label_from_instance = lambda v: (
             f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)")
         )
         self.fields["services"].label_from_instance = lambda s: f"{s.name} ({s.board.name})"
+        if "board" in self.fields:
+            boards = selectors.boards_for_filing(user=actor)
+            self.fields["board"].queryset = Board.objects.filter(pk__in=[b.pk for b in boards])
+            if len(boards) == 1 and not self.is_bound:
+                self.initial.setdefault("board", boards[0].pk)
+        self.offer_for_board(change.board if change is not None else self.chosen_board())
+
+    def chosen_board(self) -> Board | None:
+        """The board the packet goes to: fixed once filed, else what the form says (or will say)."""
+        raw = self.data.get("board") if self.is_bound else self.initial.get("board")
+        raw = getattr(raw, "pk", raw)
+        return self.fields["board"].queryset.filter(pk=raw).first() if raw and str(raw).isdigit() else None
+
+    def offer_for_board(self, board: Board | None) -> None:
+        """Offer only who may implement on the board and its approved runbook versions.
+
+        The change's current choices stay listed, so saving never drops them silently.
+        """
+        if board is None:
+            return
+        people = selectors.implementer_candidates(board=board, actor=self.actor, change=self.change)
+        versions = runbook_selectors.runbook_versions_for_filing(user=self.actor, board_id=board.pk)
+        if self.change is not None and self.change.implementer_id:
+            people = people | User.objects.filter(pk=self.change.implementer_id)
+        if self.change is not None and self.change.runbook_version_id:
+            versions = versions | RunbookVersion.objects.filter(pk=self.change.runbook_version_id)
+        self.fields["implementer"].queryset = people.distinct().order_by("username")
+        self.fields["runbook_version"].queryset = versions.select_related("runbook").order_by(
+            "runbook__name", "-number"
+        )
 
     def sections(self):
         return [(slug, title, [self[name] for name in names if name in self.fields]) for slug, title, names in SECTIONS]
@@ -231,6 +283,12 @@ class VoteForm(forms.Form):
         help_text="One per line.",
     )
     revision_hash = forms.CharField(widget=forms.HiddenInput)
+
+
+class ConditionForm(forms.Form):
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="How it was met: a link or a short note."
+    )
 
 
 class DecideForm(forms.Form):
