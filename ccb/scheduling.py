@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from ccb import execution
 from ccb.choices import OCCUPYING_STATES, Environment, ScheduleRule
 from ccb.exceptions import Conflict, PacketInvalid
 from ccb.models import ChangeRequest, FreezeWindow, MaintenanceWindow, Service
@@ -115,9 +116,9 @@ class Timeline:
 
 
 def timeline(change: ChangeRequest) -> Timeline:
-    runbook = change.runbook_version
+    runbook = execution.runbook_of(change=change)
     return Timeline(
-        runbook=runbook.estimated_minutes if runbook is not None and runbook.estimated_minutes > 0 else None,
+        runbook=runbook.planned_minutes if runbook is not None and runbook.planned_minutes > 0 else None,
         estimate=change.estimated_duration_minutes or None,
         rollback=change.rollback_minutes or 0,
     )

@@ -11,7 +11,7 @@ from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_users_with_perms
 
-from ccb import policies, quorum, risk
+from ccb import execution, policies, quorum, risk
 from ccb.choices import (
     REVIEW_STATES,
     RISK_ORDER,
@@ -93,9 +93,7 @@ def service_list(*, user: User) -> QuerySet[Service]:
 
 
 def template_list(*, user: User) -> QuerySet[StandardChangeTemplate]:
-    return StandardChangeTemplate.objects.select_related(
-        "board", "approved_by", "runbook_version__runbook"
-    ).prefetch_related("services")
+    return StandardChangeTemplate.objects.select_related("board", "approved_by").prefetch_related("services")
 
 
 def change_request_list(*, user: User) -> QuerySet[ChangeRequest]:
@@ -294,10 +292,17 @@ def entry_criteria(*, change: ChangeRequest) -> dict[str, list[str]]:
             need("validation_report", "Attach the signed Phase 5 validation report (signer and date).")
     if not change.rollback_steps.strip() or change.rollback_minutes is None:
         need("rollback_plan", "Describe the rollback steps and the time they take.")
-    if change.runbook_version_id is None:
+    runbook = execution.runbook_of(change=change)
+    if runbook is None:
         need("runbook_version", "Link the deployment runbook.")
-    elif change.runbook_version and change.runbook_version.approved_at is None:
+    elif not runbook.approved:
         need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
+    elif runbook.needs_review:
+        need(
+            "runbook_version",
+            f"{runbook.label} was written before typed runbooks and needs review: make a "
+            "new version in the current schema and have it approved.",
+        )
     if change.notification_audience != NotificationAudience.NONE and not (
         change.notification_subject.strip() and change.notification_body.strip()
     ):

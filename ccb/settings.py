@@ -194,6 +194,8 @@ SPECTACULAR_SETTINGS = {
         "DecisionOutcomeEnum": "ccb.choices.DecisionOutcome",
         "ImplementationOutcomeEnum": "ccb.choices.ImplementationOutcome",
         "StatusEnum": "ccb.choices.Status",
+        "RunStatusEnum": "deployments.models.RunStatus",
+        "StepStatusEnum": "deployments.models.StepStatus",
     },
 }
 

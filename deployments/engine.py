@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from ccb import audit
 from ccb.audit import canonical_json
+from ccb.choices import AuditAction
 
 from . import documents, steps
 from .models import DeploymentRun, RunLogLine, RunStatus, StepRun, StepStatus
@@ -217,14 +218,14 @@ def _claim(run_id: int, now: Callable[[], datetime]) -> Due:
                 problem = preflight_problem(run, t, step)
                 if problem:
                     return _stop_for(run, step, problem, now)
-            if step.deadline_at and t >= step.deadline_at:
+            if step.deadline_at and t > step.deadline_at:  # a call due at the deadline still happens
                 _fail(run, step, f"Timed out after {step.timeout_seconds} s.", {}, now)
                 return Due(again_at=t)
         method = "rollback" if rolling else step.phase
         if step.status == StepStatus.PENDING:
             step.started_at = t
             step.deadline_at = t + timedelta(seconds=step.timeout_seconds)
-            record(run, "deployment.step_started", step=step)
+            record(run, AuditAction.DEPLOYMENT_STEP_STARTED, step=step)
         step.status = StepStatus.ROLLING_BACK if rolling else StepStatus.RUNNING
         step.lease_owner, step.lease_expires_at, step.heartbeat_at = (
             WORKER_ID,
@@ -342,7 +343,7 @@ def _settle(step_id: int, call: Call, now: Callable[[], datetime]) -> datetime |
             run.save(update_fields=["outputs", "updated_at"])
         t = now()
         if call.request_ids:
-            record(run, "deployment.aws_calls", step=step, method=method, request_ids=call.request_ids)
+            record(run, AuditAction.DEPLOYMENT_AWS_CALLS, step=step, method=method, request_ids=call.request_ids)
         if method == "rollback":
             return _after_rollback_call(run, step, outcome, now)
         if outcome.result == steps.Result.WAIT:
@@ -363,7 +364,9 @@ def _settle(step_id: int, call: Call, now: Callable[[], datetime]) -> datetime |
             return _fail(run, step, outcome.message, outcome.evidence, now)
         step.phase, step.status, step.finished_at, step.next_at = "verify", StepStatus.SUCCEEDED, t, None
         step.save()
-        record(run, "deployment.step_succeeded", step=step, message=outcome.message, evidence=outcome.evidence)
+        record(
+            run, AuditAction.DEPLOYMENT_STEP_SUCCEEDED, step=step, message=outcome.message, evidence=outcome.evidence
+        )
         return t
 
 
@@ -371,7 +374,11 @@ def _gate_waiting(run: DeploymentRun, step: StepRun) -> None:
     from .notices import gate_waiting
 
     record(
-        run, "deployment.gate_waiting", step=step, role=step.params.get("role"), question=step.params.get("question")
+        run,
+        AuditAction.DEPLOYMENT_GATE_WAITING,
+        step=step,
+        role=step.params.get("role"),
+        question=step.params.get("question"),
     )
     gate_waiting(run, step)
 
@@ -379,7 +386,7 @@ def _gate_waiting(run: DeploymentRun, step: StepRun) -> None:
 def _fail(run: DeploymentRun, step: StepRun, message: str, evidence: dict, now: Callable[[], datetime]) -> datetime:
     step.status, step.finished_at, step.message = StepStatus.FAILED, now(), message[:4000]
     step.save()
-    record(run, "deployment.step_failed", step=step, message=message, evidence=audit.json_safe(evidence))
+    record(run, AuditAction.DEPLOYMENT_STEP_FAILED, step=step, message=message, evidence=audit.json_safe(evidence))
     if step.on_failure == "pause" and run.status != RunStatus.ROLLING_BACK:
         run.status = RunStatus.PAUSED
         run.outcome = f"Paused after '{step.name}' failed: {message}"
@@ -403,7 +410,7 @@ def _begin_rollback(run: DeploymentRun, at_step: StepRun, why: str, now: Callabl
             StepRun.objects.filter(pk=at_step.pk).update(status=StepStatus.FAILED, finished_at=now())
     run.status, run.outcome = RunStatus.ROLLING_BACK, why
     run.save(update_fields=["status", "outcome", "updated_at"])
-    record(run, "deployment.rollback_started", reason=why)
+    record(run, AuditAction.DEPLOYMENT_ROLLBACK_STARTED, reason=why)
     log(run, f"Rolling back: {why}", level="warning")
 
 
@@ -422,11 +429,11 @@ def _after_rollback_call(
     if outcome.result == steps.Result.DONE:
         step.status, step.undo_needed, step.next_at = StepStatus.ROLLED_BACK, False, None
         step.save()
-        record(run, "deployment.step_rolled_back", step=step, message=outcome.message)
+        record(run, AuditAction.DEPLOYMENT_STEP_ROLLED_BACK, step=step, message=outcome.message)
         return t
     step.status, step.undo_needed = StepStatus.ROLLBACK_FAILED, False
     step.save()
-    record(run, "deployment.rollback_failed", step=step, message=outcome.message)
+    record(run, AuditAction.DEPLOYMENT_ROLLBACK_FAILED, step=step, message=outcome.message)
     log(run, f"Rollback of '{step.name}' failed: {outcome.message}", step=step, level="error")
     run.outcome = f"{run.outcome} Rollback of '{step.name}' failed: {outcome.message}".strip()
     run.save(update_fields=["outcome", "updated_at"])
@@ -445,7 +452,7 @@ def _finish(run: DeploymentRun, now: Callable[[], datetime]) -> None:
         run.outcome = run.outcome or "Every step succeeded."
     run.finished_at = now()
     run.save(update_fields=["status", "outcome", "finished_at", "updated_at"])
-    record(run, "deployment.finished", status=run.status, outcome=run.outcome)
+    record(run, AuditAction.DEPLOYMENT_FINISHED, status=run.status, outcome=run.outcome)
     log(run, f"Run finished: {run.get_status_display()}. {run.outcome}")
     run_finished(run)
 
@@ -455,7 +462,7 @@ def _stop_for(run: DeploymentRun, step: StepRun, problem: Any, now: Callable[[],
     if problem.hold:
         run.status, run.outcome = RunStatus.HELD, problem.message
         run.save(update_fields=["status", "outcome", "updated_at"])
-        record(run, "deployment.held", step=step, reason=problem.message, rule=problem.rule)
+        record(run, AuditAction.DEPLOYMENT_HELD, step=step, reason=problem.message, rule=problem.rule)
         log(run, f"Held before '{step.name}': {problem.message}", step=step, level="warning")
         return Due()
     _begin_rollback(run, step, problem.message, now)

@@ -54,6 +54,12 @@ class RunbookVersion(models.Model):
 
     @property
     def estimated_minutes(self) -> int:
+        """The planned timeline in minutes: the release plan's for typed runbooks, the step timeouts' sum
+        for runbooks written before them."""
+        from . import documents
+
+        if not documents.needs_review(self.document):
+            return -(-documents.release_plan(self.document).planned_seconds // 60)
         seconds = sum(
             int(step.get("timeout_seconds", 0))
             for stage in self.document.get("stages", [])
@@ -243,3 +249,31 @@ class ArmedStart(models.Model):
 
     def __str__(self) -> str:
         return f"armed start of change {self.change_id}"
+
+
+class ChangeRunbook(models.Model):
+    """The runbook version a change runs: part of its packet, kept here because runbooks are execution's.
+
+    A change links one of its own board's approved versions, or a draft its requester wrote
+    (deployments.links decides); the revision snapshot records the version and its hash.
+    """
+
+    change = models.OneToOneField("ccb.ChangeRequest", on_delete=models.CASCADE, related_name="runbook_link")
+    version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="change_links")
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    linked_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"change {self.change_id} runs {self.version}"
+
+
+class TemplateRunbook(models.Model):
+    """The runbook version a standard-change template runs; approved with the template."""
+
+    template = models.OneToOneField("ccb.StandardChangeTemplate", on_delete=models.CASCADE, related_name="runbook_link")
+    version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="template_links")
+
+    def __str__(self) -> str:
+        return f"template {self.template_id} runs {self.version}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from guardian.shortcuts import get_users_with_perms
 
+from ccb.choices import Status
 from notifications import services as notifications
 
 from .models import DeploymentRun, StepRun
@@ -67,3 +68,34 @@ def _events() -> set[str]:
     from notifications.events import Event
 
     return set(Event.values)
+
+
+def deployment_started(run: DeploymentRun) -> None:
+    """The change's people, followers and services hear its deployment began."""
+    from ccb.notices import change_context, change_people, change_service_ids
+
+    change = run.change
+    notifications.notify(
+        event="deployment_started",
+        change_id=change.pk,
+        service_ids=change_service_ids(change),
+        user_ids=change_people(change),
+        context=change_context(change, run.started_by, started_at=run.started_at or run.created_at, run=run.pk),
+    )
+
+
+def deployment_finished(run: DeploymentRun, outcome: str) -> None:
+    """Completed, rolled back or failed: the board, the change's people and followers hear how it ended."""
+    from ccb.notices import change_context, change_people, change_service_ids
+
+    change = run.change
+    notifications.notify(
+        event=outcome,
+        change_id=change.pk,
+        board_id=change.board_id,
+        service_ids=change_service_ids(change),
+        user_ids=change_people(change),
+        context=change_context(
+            change, run.started_by, notes=run.outcome, outcome_label=Status(outcome).label, run=run.pk
+        ),
+    )

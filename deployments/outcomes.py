@@ -18,11 +18,15 @@ OUTCOME = {
 def run_finished(run: DeploymentRun) -> None:
     if run.rehearsal:
         return
+    outcome = OUTCOME[RunStatus(run.status)]
     ccb_services.change_request_record_outcome(
         change_id=run.change_id,
         actor=system_user(),
         on_behalf_of=run.started_by,
-        outcome=OUTCOME[RunStatus(run.status)],
+        outcome=outcome,
         notes=run.outcome,
         run_id=run.pk,
     )
+    from .notices import deployment_finished
+
+    deployment_finished(run, outcome)

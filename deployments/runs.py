@@ -14,14 +14,15 @@ from django.utils import timezone
 
 from ccb import policies
 from ccb import services as ccb_services
-from ccb.choices import Status
+from ccb.choices import AuditAction, Status
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
 from ccb.principals import system_user
 from ccb.services.base import lock_change, service
 
-from . import documents, engine
+from . import documents, engine, links
 from .checks import freeze_problem, window_problem
 from .models import ACTIVE_RUN_STATES, DeploymentRun, RunStatus, StepRun, StepStatus
+from .notices import deployment_started
 
 
 class DriftRefused(Conflict):
@@ -44,7 +45,7 @@ class LivePlan:
 
 def live_plan(change: Any, environment: str) -> LivePlan:
     """The plan read from live state now: outside any transaction (it calls AWS)."""
-    version = change.runbook_version
+    version = links.version_of(change)
     plans = engine.compute_plan(version.document, environment, aws_factory=lambda: _plan_aws(change, version))
     return LivePlan(plans, engine.plan_digest(plans))
 
@@ -79,7 +80,7 @@ def run_start(
     policies.assert_can_implement(actor=person, change=change)
     if change.status != Status.SCHEDULED:
         raise IllegalTransition(change.status, "start the deployment of")
-    version = change.runbook_version
+    version = links.version_of(change)
     if version is None or documents.needs_review(version.document):
         raise Conflict("The runbook version predates typed runbooks and needs review: make a new version.")
     now = timezone.now()
@@ -95,6 +96,9 @@ def run_start(
     for why in (window_problem(run, now), freeze_problem(run, now)):
         if why:
             raise Conflict(f"Not now: {why}")
+    binding = ccb_services.approval_binding_error(change)
+    if binding:  # what would run is not what was approved: no drift to accept, it must be approved again
+        raise Conflict(binding)
     drift = engine.plan_drift(_approved_plan(change), plan.steps)
     reason = drift_reason.strip()
     if drift and not reason:
@@ -112,16 +116,19 @@ def run_start(
     run.save()
     _create_steps(run, version.document)
     ccb_services.change_request_start_implementation(change_id=change.pk, actor=person, run_id=run.pk)
+    deployment_started(run)
     engine.record(
         run,
-        "deployment.started",
+        AuditAction.DEPLOYMENT_STARTED,
         armed=run.armed,
         plan_digest=plan.digest,
         drift=[f"{d['name']}: {d['field']}" for d in drift],
         drift_reason=reason,
     )
     if drift:
-        engine.record(run, "deployment.drift_accepted", accepted_by=person.get_username(), reason=reason, drift=drift)
+        engine.record(
+            run, AuditAction.DEPLOYMENT_DRIFT_ACCEPTED, accepted_by=person.get_username(), reason=reason, drift=drift
+        )
     _wake(run)
     return run
 
@@ -175,7 +182,7 @@ def gate_answer(*, run_id: int, position: int, actor: User, answer: str, comment
         run.save(update_fields=["status", "updated_at"])
     engine.record(
         run,
-        "deployment.gate_answered",
+        AuditAction.DEPLOYMENT_GATE_ANSWERED,
         step=step,
         answer=answer,
         by=actor.get_username(),
@@ -212,7 +219,7 @@ def run_retry(*, run_id: int, actor: User) -> StepRun:
     step.save(update_fields=["status", "phase", "next_at", "deadline_at"])
     run.status = RunStatus.RUNNING
     run.save(update_fields=["status", "updated_at"])
-    engine.record(run, "deployment.step_retried", step=step, by=actor.get_username())
+    engine.record(run, AuditAction.DEPLOYMENT_STEP_RETRIED, step=step, by=actor.get_username())
     _wake(run)
     return step
 
@@ -230,7 +237,9 @@ def run_abort(*, run_id: int, actor: User, reason: str, fast: bool = False) -> D
     if run.status in (RunStatus.HELD, RunStatus.PAUSED, RunStatus.AWAITING_ANSWER):
         run.status = RunStatus.RUNNING
     run.save(update_fields=["abort_requested_by", "abort_reason", "abort_fast", "status", "updated_at"])
-    engine.record(run, "deployment.abort_requested", by=actor.get_username(), reason=reason.strip(), fast=fast)
+    engine.record(
+        run, AuditAction.DEPLOYMENT_ABORT_REQUESTED, by=actor.get_username(), reason=reason.strip(), fast=fast
+    )
     _wake(run)
     return run
 
@@ -253,7 +262,7 @@ def run_extend(*, run_id: int, actor: User, minutes: int, reason: str) -> Deploy
     run.save(update_fields=["window_end", "status", "updated_at"])
     engine.record(
         run,
-        "deployment.window_extended",
+        AuditAction.DEPLOYMENT_WINDOW_EXTENDED,
         by=actor.get_username(),
         minutes=minutes,
         reason=reason.strip(),
@@ -276,7 +285,7 @@ def resume_if_clear(run_id: int) -> bool:
             return False
         run.status = RunStatus.RUNNING
         run.save(update_fields=["status", "updated_at"])
-        engine.record(run, "deployment.resumed", reason="What held the run has cleared.")
+        engine.record(run, AuditAction.DEPLOYMENT_RESUMED, reason="What held the run has cleared.")
         _wake(run)
         return True
 

@@ -16,7 +16,9 @@ def runbook_list(*, user: User) -> QuerySet[Runbook]:
     )
     if reads_everything(user=user):
         return qs
-    linked = Runbook.objects.filter(Q(versions__changes__requester=user) | Q(versions__changes__implementer=user))
+    linked = Runbook.objects.filter(
+        Q(versions__change_links__change__requester=user) | Q(versions__change_links__change__implementer=user)
+    )
     return qs.filter(
         Q(board_id__in=board_ids_with_role(user=user)) | Q(created_by=user) | Q(pk__in=linked.values("pk"))
     )

@@ -22,7 +22,6 @@ from .changes import (
 from .implementation import (
     approval_binding_error,
     change_request_close,
-    change_request_finish_implementation,
     change_request_record_outcome,
     change_request_start_implementation,
 )
@@ -55,7 +54,6 @@ __all__ = [
     "change_request_create",
     "change_request_create_from_template",
     "change_request_decide",
-    "change_request_finish_implementation",
     "change_request_record_outcome",
     "change_request_record_retrospective",
     "change_request_revise",

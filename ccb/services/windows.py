@@ -141,10 +141,7 @@ def change_schedules_recheck(
     ids = set(booked.values_list("pk", flat=True))
     # Every row lock before the first audit append, so no transaction waits on a row while holding the chain.
     changes = list(
-        ChangeRequest.objects.select_for_update(of=("self",))
-        .select_related("board", "runbook_version")
-        .filter(pk__in=ids)
-        .order_by("pk")
+        ChangeRequest.objects.select_for_update(of=("self",)).select_related("board").filter(pk__in=ids).order_by("pk")
     )
     flagged = []
     for change in changes:

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from ccb import risk, selectors
+from ccb import execution, risk, selectors
 from ccb.choices import (
     AttachmentKind,
     ChangeType,
@@ -14,8 +14,6 @@ from ccb.choices import (
     VoteDecision,
 )
 from ccb.models import Board, Service
-from deployments import selectors as runbook_selectors
-from deployments.models import RunbookVersion
 
 User = get_user_model()
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -60,7 +58,6 @@ SECTIONS = [
         [
             "runbook_version",
             "implementer",
-            "release_plan",
             "requested_start",
             "requested_end",
             "estimated_duration_minutes",
@@ -122,8 +119,10 @@ class PacketForm(forms.Form):
     )
     test_environments_validated = forms.BooleanField(required=False, label="Test environments were validated")
     test_environments = forms.CharField(max_length=500, required=False, label="Which test environments")
-    runbook_version = forms.ModelChoiceField(
-        queryset=RunbookVersion.objects.none(),
+    runbook_version = forms.TypedChoiceField(
+        choices=[("", "No runbook yet")],
+        coerce=int,
+        empty_value=None,
         required=False,
         label="Runbook version",
         help_text="The board's approved runbook versions.",
@@ -135,12 +134,6 @@ class PacketForm(forms.Form):
         to_field_name="username",
         help_text="People who may implement changes on this board.",
         error_messages={"invalid_choice": "Choose one of the people who may implement this change on its board."},
-    )
-    release_plan = forms.CharField(
-        widget=forms.Textarea,
-        required=False,
-        label="Release & rollback plan",
-        help_text="Timeline, go/no-go points, per-stage rollback.",
     )
     requested_start = forms.DateTimeField(widget=DATETIME, required=False, label="Requested start")
     requested_end = forms.DateTimeField(widget=DATETIME, required=False, label="Requested end")
@@ -157,9 +150,6 @@ class PacketForm(forms.Form):
         for field in self.fields.values():
             if isinstance(field.widget, forms.Textarea) and str(field.widget.attrs.get("rows")) == "10":
                 field.widget.attrs["rows"] = 4  # Django's default of 10 makes a phone scroll past empty boxes
-        self.fields["runbook_version"].label_from_instance = lambda v: (
-            f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)")
-        )
         self.fields["services"].label_from_instance = lambda s: f"{s.name} ({s.board.name})"
         if "board" in self.fields:
             boards = selectors.boards_for_filing(user=actor)
@@ -182,15 +172,16 @@ class PacketForm(forms.Form):
         if board is None:
             return
         people = selectors.implementer_candidates(board=board, actor=self.actor, change=self.change)
-        versions = runbook_selectors.runbook_versions_for_filing(user=self.actor, board_id=board.pk)
+        current = execution.runbook_of(change=self.change) if self.change is not None else None
+        versions = execution.runbook_choices(
+            board_id=board.pk, user=self.actor, current_id=current.version_id if current else None
+        )
         if self.change is not None and self.change.implementer_id:
             people = people | User.objects.filter(pk=self.change.implementer_id)
-        if self.change is not None and self.change.runbook_version_id:
-            versions = versions | RunbookVersion.objects.filter(pk=self.change.runbook_version_id)
         self.fields["implementer"].queryset = people.distinct().order_by("username")
-        self.fields["runbook_version"].queryset = versions.select_related("runbook").order_by(
-            "runbook__name", "-number"
-        )
+        self.fields["runbook_version"].choices = [("", "No runbook yet")] + [
+            (v.version_id, v.label + ("" if v.approved else " (not yet approved)")) for v in versions
+        ]
 
     def sections(self):
         return [(slug, title, [self[name] for name in names if name in self.fields]) for slug, title, names in SECTIONS]
@@ -213,7 +204,6 @@ class PacketForm(forms.Form):
             "rollback_steps",
             "notification_subject",
             "notification_body",
-            "release_plan",
             "test_environments",
         ):
             data[name] = data.get(name) or ""
@@ -250,13 +240,13 @@ class PacketForm(forms.Form):
                 "open_issues_resolved",
                 "test_environments_validated",
                 "test_environments",
-                "runbook_version",
-                "release_plan",
                 "requested_start",
                 "requested_end",
                 "estimated_duration_minutes",
             )
         }
+        runbook = execution.runbook_of(change=change)
+        initial["runbook_version"] = runbook.version_id if runbook else None
         initial["services"] = list(change.services.all())
         initial["implementer"] = change.implementer.username if change.implementer_id else None
         initial["open_issue_links"] = "\n".join(change.open_issue_links)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from ccb import audit, risk, selectors
+from ccb import audit, execution, risk, selectors
 from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
 from ccb.choices import REVIEW_STATES, ChangeType, DecisionOutcome, Status
 from ccb.exceptions import PolicyViolation
@@ -134,6 +134,8 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
         "decide_form": decide_form_for(change),
         "slots": free_slots(change) if can["schedule"] else [],
+        "runbook": execution.runbook_of(change=change),
+        "deployment": execution.deployment_of(change=change),
     }
     return render(request, "ccb/change_detail.html", context)
 

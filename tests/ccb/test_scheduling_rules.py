@@ -24,10 +24,11 @@ def packet(packet):
 
 
 NO_TIMEOUTS_YAML = """\
+schema: 2
 stages:
   - name: Only
     steps:
-      - {name: Flip the flag, type: feature_flag, params: {flag: x}}
+      - {name: Flip the flag by hand, type: manual_gate, params: {role: implementer, question: "Flag flipped?"}}
 """
 
 
@@ -69,7 +70,7 @@ def runbook_without_timeouts(board, people):
 
 
 def test_the_packet_estimate_counts_when_the_runbook_has_none(approved_on, people, windows, runbook_without_timeouts):
-    change = approved_on("api", runbook_version=runbook_without_timeouts, estimated_duration_minutes=45)
+    change = approved_on("api", runbook_version=runbook_without_timeouts.pk, estimated_duration_minutes=45)
     change = book(change, at(10), people["frank"])
     assert change.planned_end - change.planned_start == timedelta(minutes=45)
 
@@ -77,7 +78,7 @@ def test_the_packet_estimate_counts_when_the_runbook_has_none(approved_on, peopl
 def test_without_any_estimate_scheduling_is_refused_with_400(
     api, approved_on, people, windows, runbook_without_timeouts
 ):
-    change = approved_on("api", runbook_version=runbook_without_timeouts, estimated_duration_minutes=None)
+    change = approved_on("api", runbook_version=runbook_without_timeouts.pk, estimated_duration_minutes=None)
     r = post_schedule(api, people["frank"], change, at(10))
     assert r.status_code == 400 and "length of the deployment is unknown" in r.json()["timeline"][0]
     with pytest.raises(PacketInvalid):
@@ -260,7 +261,7 @@ def test_unrelated_services_and_other_environments_do_not_conflict(
 
 def test_an_implementing_change_occupies_its_slot(api, approved_on, people, windows):
     running = book(approved_on("api", title="Running"), at(10), people["frank"])
-    services.change_request_start_implementation(change_id=running.pk, actor=people["frank"])
+    ChangeRequest.objects.filter(pk=running.pk).update(status="implementing")  # its run has started
     r = post_schedule(api, people["frank"], approved_on("api"), at(10, 5))
     assert r.status_code == 409 and "(implementing " in r.json()["detail"]
 

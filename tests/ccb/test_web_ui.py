@@ -265,14 +265,17 @@ def test_the_change_page_shows_the_whole_packet_and_links_the_runbook(as_, peopl
 
 def test_the_runbook_page_shows_versions_authors_approvers_yaml_and_a_diff(as_, people, runbook):
     runbook_services.runbook_version_create(
-        actor=people["mia"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("Shift 10%", "Shift 5%")
+        actor=people["mia"],
+        runbook_id=runbook.runbook_id,
+        source_yaml=RUNBOOK_YAML.replace("Bake at 10%", "Bake at 5%"),
     )
     client = as_(people["bob"])
     page = html(client.get(f"/runbooks/{runbook.runbook_id}/"))
     assert "Version 2" in page and "Not yet approved" in page and "by mia" in page
-    assert "approved by erin" in page and "Shift 5%" in page
+    assert "approved by erin" in page and "Bake at 5%" in page
     diff = html(client.get(f"/runbooks/{runbook.runbook_id}/?a=1&b=2"))
-    assert re.search(r'<span class="del">-.*Shift 10%', diff) and re.search(r'<span class="add">\+.*Shift 5%', diff)
+    assert re.search(r'<span class="del">-.*Bake at 10%', diff)
+    assert re.search(r'<span class="add">\+.*Bake at 5%', diff)
     assert as_(people["oscar"]).get(f"/runbooks/{runbook.runbook_id}/").status_code == 404
 
 

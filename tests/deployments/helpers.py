@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from ccb import services
 from ccb.models import ChangeRequest
-from deployments import documents, engine, runs
+from deployments import engine, runs
 from deployments import services as runbook_services
 from deployments.models import RunStatus
 
@@ -27,24 +27,17 @@ stages:
 
 
 def typed_runbook(board, people, source, name="Typed"):
+    """frank writes the runbook, erin approves it."""
     version = runbook_services.runbook_create(
-        actor=people["frank"],
-        board=board,
-        name=name,
-        description="",
-        source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]",
+        actor=people["frank"], board=board, name=name, description="", source_yaml=source
     )
-    # a schema-2 document, stored as a new version would be
-    version.source_yaml, version.document = source, documents.parse(source)
-    version.content_hash = version.computed_hash()
-    version.save()
     return runbook_services.runbook_version_approve(actor=people["erin"], version_id=version.pk)
 
 
 def deployable_change(*, make_change, approve, board, people, source=GATED, name="Typed"):
     """An approved change of alice's, frank implementing, its slot open now (the services' windows needed)."""
     version = typed_runbook(board, people, source, name)
-    change = make_change(runbook_version=version)
+    change = make_change(runbook_version=version.pk)
     services.change_request_submit(change_id=change.pk, actor=people["alice"])
     approve(change)
     book(change, in_window(days=2), people["frank"])
@@ -53,6 +46,20 @@ def deployable_change(*, make_change, approve, board, people, source=GATED, name
         planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=2)
     )
     return ChangeRequest.objects.get(pk=change.pk)
+
+
+def open_slot_now(change):
+    """Move the change's booked slot to now (as if its window had come)."""
+    now = timezone.now()
+    ChangeRequest.objects.filter(pk=change.pk).update(
+        planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=2)
+    )
+    return ChangeRequest.objects.get(pk=change.pk)
+
+
+def start_run(change, person):
+    """Start the change's run as ``person`` does from the page: live plan read first, then the start."""
+    return runs.run_start(change_id=change.pk, actor=person, plan=runs.live_plan(change, change.environment))
 
 
 def started_at_its_gate(change, people):

@@ -12,11 +12,11 @@ from ccb import services
 from ccb.exceptions import Conflict, PolicyViolation
 from ccb.models import AuditEvent, ChangeRequest
 from ccb.principals import SYSTEM_USERNAME
-from deployments import documents, engine, runs, steps
-from deployments import services as runbook_services
+from deployments import engine, links, runs, steps
 from deployments.models import DeploymentRun, RunStatus, StepStatus
 
-from ..ccb.conftest import book, freeze, in_window
+from ..ccb.conftest import freeze
+from .helpers import deployable_change
 
 pytestmark = pytest.mark.django_db
 
@@ -86,37 +86,20 @@ class Clock:
         return self.t
 
 
-def typed_runbook(board, people, *, fail="", closes="rollback", source=None):
-    version = runbook_services.runbook_create(
-        actor=people["frank"],
-        board=board,
-        name=f"Typed {fail}{closes}",
-        description="",
-        source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]",
-    )
-    # a schema-2 document, stored as a new version would be
-    source = source or RUNBOOK.format(fail=fail, closes=closes)
-    version.source_yaml, version.document = source, documents.parse(source)
-    version.content_hash = version.computed_hash()
-    version.save()
-    return runbook_services.runbook_version_approve(actor=people["erin"], version_id=version.pk)
-
-
 @pytest.fixture
 def deployable(make_change, approve, windows, board, people):
     """make(fail=..., closes=...) -> an approved change of alice's, frank implementing, its slot open now."""
 
-    def make(**kw):
-        version = typed_runbook(board, people, **kw)
-        change = make_change(runbook_version=version)
-        services.change_request_submit(change_id=change.pk, actor=people["alice"])
-        approve(change)
-        book(change, in_window(days=2), people["frank"])
-        now = timezone.now()
-        ChangeRequest.objects.filter(pk=change.pk).update(
-            planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=2)
+    def make(fail="", closes="rollback", source=None):
+        source = source or RUNBOOK.format(fail=fail, closes=closes)
+        return deployable_change(
+            make_change=make_change,
+            approve=approve,
+            board=board,
+            people=people,
+            source=source,
+            name=f"Typed {fail}{closes}{len(source)}",
         )
-        return ChangeRequest.objects.get(pk=change.pk)
 
     return make
 
@@ -243,7 +226,7 @@ def test_a_run_is_refused_in_a_freeze(deployable, people, board):
 
 def test_a_run_is_refused_when_the_runbook_no_longer_matches_the_approval(deployable, people):
     change = deployable()
-    version = change.runbook_version
+    version = links.version_of(change)
     type(version).objects.filter(pk=version.pk).update(document={**version.document, "description": "edited"})
     with pytest.raises(Conflict, match="runbook differs"):
         start(ChangeRequest.objects.get(pk=change.pk), people["frank"])
