@@ -79,7 +79,7 @@ class Moto:
         self._mark = 0
 
     def _post(self, path: str) -> bytes:
-        request = urllib.request.Request(self.url + path, data=b"", method="POST")
+        request = urllib.request.Request(self.url + path, data=b"", method="POST")  # noqa: S310 - loopback
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
             return response.read()
 
