@@ -38,7 +38,7 @@ def moto(moto_server, settings):
     return moto_server
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def base_session():
     """Dummy credentials, never the machine's own."""
     import boto3
