@@ -97,7 +97,9 @@ class LambdaCanary(StepType):
         else:
             ctx.aws.lambda_.get_function_configuration(FunctionName=p.function, Qualifier=target)  # it exists
             new, name = {"version": target}, f"version {target}"
-        after = _desired({"version": alias["version"], "weights": alias["weights"]}, target or "(new version)", p.weight)
+        after = _desired(
+            {"version": alias["version"], "weights": alias["weights"]}, target or "(new version)", p.weight
+        )
         watch, lines = bake.plan_lines(ctx.aws, list(p.alarms), p.insufficient_data, p.bake_seconds)
         return Plan(
             summary=f"Shift {p.weight}% of {p.function}:{p.alias} to {name}"

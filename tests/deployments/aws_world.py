@@ -21,7 +21,9 @@ def lambda_function(aws, name: str = "fraud-scorer", *, alias: str = "live", rou
     ``routing``, and new code on $LATEST waiting to be published."""
     role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=ROLE_POLICY)["Role"]["Arn"]
     fn = aws.lambda_
-    fn.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handle", Code={"ZipFile": code("v1")})
+    fn.create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handle", Code={"ZipFile": code("v1")}
+    )
     fn.publish_version(FunctionName=name)
     if routing:
         fn.update_function_code(FunctionName=name, ZipFile=code("v2"))
@@ -62,3 +64,34 @@ FIRING = (
 def alias_of(aws, name: str = "fraud-scorer", alias: str = "live") -> tuple[str, dict]:
     answer = aws.lambda_.get_alias(FunctionName=name, Name=alias)
     return answer["FunctionVersion"], (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+
+def load_balancer(aws, name: str = "web") -> dict:
+    """An ALB whose listener forwards everything to the blue target group, with green beside it idle,
+    and a rule for /api/* forwarding to blue as well."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    elb = aws.elbv2
+    lb = elb.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    blue, green = (
+        elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+        for name in (f"{name}-blue", f"{name}-green")
+    )
+    listener = elb.create_listener(
+        LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": blue}]
+    )["Listeners"][0]["ListenerArn"]
+    rule = elb.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": blue}],
+    )["Rules"][0]["RuleArn"]
+    return {"listener": listener, "blue": blue, "green": green, "rule": rule, "vpc": vpc}
+
+
+def listener_actions(aws, listener: str) -> list[dict]:
+    return aws.elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]

@@ -50,7 +50,9 @@ def test_execute_publishes_shifts_and_bakes_under_the_alarms(aws, moto, fn):
 def test_every_canary_step_of_a_run_shifts_to_the_version_the_first_published(aws, moto, fn):
     outputs = {}
     assert canary(aws, outputs).run().result is Result.DONE
-    aws.lambda_.update_function_code(FunctionName="fraud-scorer", ZipFile=world.code("newer"))  # a second publish would be 3
+    aws.lambda_.update_function_code(
+        FunctionName="fraud-scorer", ZipFile=world.code("newer")
+    )  # a second publish would be 3
     moto.mark()
     second = canary(aws, outputs, key="run-1-step-2", weight=100, bake_seconds=0)
     assert second.plan().after == {"new": {"version": "2"}, "version": "2", "weights": {}}
@@ -101,7 +103,9 @@ def test_an_alarm_fails_the_bake_and_rollback_restores_the_alias_exactly(moto, b
     (evidence,) = outcome.evidence["alarms"]
     assert evidence["state"] == "ALARM" and evidence["threshold"] == 1.0
     assert evidence["comparison"] == "GreaterThanThreshold" and evidence["datapoints"] == [5.0]
-    assert evidence["metric"]["name"] == "Errors" and evidence["metric"]["dimensions"] == {"FunctionName": "fraud-scorer"}
+    assert evidence["metric"]["name"] == "Errors" and evidence["metric"]["dimensions"] == {
+        "FunctionName": "fraud-scorer"
+    }
     assert world.alias_of(aws) == ("1", {"3": 0.1})
     moto.mark()
     assert driver.run("rollback", lose_state_after={0}).result is Result.DONE  # and once more after a crash
