@@ -275,7 +275,7 @@ class Aws:
         error = (parsed.get("Error") or {}).get("Code", "")
         self._report(
             model,
-            request_id=meta.get("RequestId") or getattr(self._wire, "request_id", ""),
+            request_id=str(meta.get("RequestId") or getattr(self._wire, "request_id", "")),
             status=meta.get("HTTPStatusCode") or getattr(http_response, "status_code", None),
             error=error,
         )

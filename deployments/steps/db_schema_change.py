@@ -31,10 +31,7 @@ LOCK_KEY = 0x0CCB5C4E  # one advisory lock for every ccb schema change on a targ
 
 
 class DbSchemaChangeParams(Params):
-    dsn_env: str = Field(
-        pattern=r"^[A-Z][A-Z0-9_]{0,63}$",
-        description="The environment variable holding the target's DSN (never the DSN itself).",
-    )
+    dsn_env: str = Field(description="The environment variable holding the target's DSN (never the DSN itself).")
     up_sql: str = Field(min_length=1, max_length=200_000, description="The change, run in one transaction.")
     down_sql: str = Field(
         min_length=1, max_length=200_000, description="What undoes it: must bring the schema back to its digest."
@@ -55,6 +52,15 @@ class DbSchemaChangeParams(Params):
         description="Plan by running up_sql in a transaction that is always rolled back, to show what it "
         "changes (it takes the locks it needs for that moment).",
     )
+
+    @field_validator("dsn_env")
+    @classmethod
+    def _a_variable_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", value):
+            raise ValueError(
+                "name the environment variable that holds the DSN (capitals, digits and _), never the DSN itself"
+            )
+        return value
 
     @field_validator("schemas")
     @classmethod
