@@ -167,8 +167,9 @@ class LambdaCanary(StepType):
     def _shift(self, ctx: StepContext, target: str) -> Outcome | None:
         p, before = ctx.p, ctx.state["before"]
         if before["version"] == target and p.weight < 100:
+            published = " (publishing $LATEST gave it: was the new code deployed?)" if "publish" in ctx.state else ""
             return Outcome.failed(
-                f"Alias {p.alias} already points at version {target}: there is nothing to shift from."
+                f"Alias {p.alias} already points at version {target}{published}: there is nothing to shift from."
             )
         want = _desired(before, target, p.weight)
         live = self._alias(ctx)

@@ -16,7 +16,9 @@ def code(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def lambda_function(aws, name: str = "fraud-scorer", *, alias: str = "live", routing: dict | None = None) -> dict:
+def lambda_function(
+    aws, name: str = "fraud-scorer", *, alias: str = "live", routing: dict | None = None, new_code: bool = True
+) -> dict:
     """A function with version 1 (and 2 when ``routing`` names it) published, ``alias`` on version 1 with
     ``routing``, and new code on $LATEST waiting to be published."""
     role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=ROLE_POLICY)["Role"]["Arn"]
@@ -30,7 +32,8 @@ def lambda_function(aws, name: str = "fraud-scorer", *, alias: str = "live", rou
         fn.publish_version(FunctionName=name)
     kwargs = {"RoutingConfig": {"AdditionalVersionWeights": routing}} if routing else {}
     fn.create_alias(FunctionName=name, Name=alias, FunctionVersion="1", **kwargs)
-    fn.update_function_code(FunctionName=name, ZipFile=code("new"))
+    if new_code:
+        fn.update_function_code(FunctionName=name, ZipFile=code("new"))
     return fn.get_alias(FunctionName=name, Name=alias)
 
 

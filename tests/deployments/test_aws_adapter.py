@@ -64,6 +64,10 @@ def test_every_answer_s_request_id_reaches_the_callback(aws, calls):
     assert ok.request_id and ok.request_id == answer["ResponseMetadata"]["RequestId"]
     assert (refused.operation, refused.error_code, refused.http_status) == ("DescribeStacks", "ValidationError", 400)
     assert refused.request_id and refused.request_id == missing.value.request_id
+    next_step = []
+    aws.on_call = next_step.append  # the engine points the same clients at the next step's record
+    aws.s3.list_buckets()
+    assert len(calls) == 2 and [c.operation for c in next_step] == ["ListBuckets"]
 
 
 def test_an_aws_refusal_becomes_one_error_naming_the_call(aws):

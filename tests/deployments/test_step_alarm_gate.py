@@ -65,6 +65,9 @@ def test_insufficient_data_is_what_the_runbook_states(aws, alarms, policy, resul
 
 def test_a_misspelt_alarm_never_passes(aws, moto, alarms):
     driver = gate(aws, alarms=["fraud-errors", "fraud-erors"])
-    assert "fraud-erors: NOT FOUND (the bake would fail)" in "\n".join(driver.plan().changes)
+    plan = driver.plan()
+    assert "alarm fraud-erors: NOT FOUND (the bake would fail)" in plan.changes
+    assert plan.before == {"alarms": ["fraud-errors"], "missing_alarms": ["fraud-erors"]}
+    assert moto.mutations() == []
     outcome = driver.run()
     assert outcome.result is Result.FAILED and outcome.message == "Alarm gate: Alarm not found: fraud-erors."

@@ -157,6 +157,19 @@ def test_an_alias_changed_by_someone_else_after_the_record_is_left_alone(aws, mo
     assert moto.mutations() == [] and world.alias_of(aws) == ("2", {})
 
 
+def test_publishing_code_already_live_is_refused_saying_why(aws, moto):
+    world.lambda_function(aws, new_code=False)
+    world.alarm(aws)
+    moto.mark()
+    outcome = canary(aws).run()
+    assert outcome.result is Result.FAILED
+    assert outcome.message == (
+        "Alias live already points at version 1 (publishing $LATEST gave it: was the new code deployed?): "
+        "there is nothing to shift from."
+    )
+    assert moto.mutations() == ["PublishVersion"] and world.alias_of(aws) == ("1", {})
+
+
 def test_rollback_before_anything_changed_does_nothing(aws, moto, fn):
     assert canary(aws).run("rollback").message == "Nothing was changed."
     assert moto.calls() == []
