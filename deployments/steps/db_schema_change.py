@@ -229,8 +229,7 @@ class DbSchemaChange(StepType):
                 marker = self._marker(conn, ctx.idempotency_key)
                 changes = [f"statement: {s[:300]}" for s in statements(p.up_sql)]
                 if p.plan_dry_run:
-                    conn.execute(p.up_sql)
-                    changes += _diff(current, describe(conn, p.schemas)) or ["(the up script changes no schema object)"]
+                    changes += self._dry_run(conn, p, current)
         now = digest(current)
         if now != p.expect_digest:
             changes.insert(
@@ -252,6 +251,17 @@ class DbSchemaChange(StepType):
             },
             changes=changes,
         )
+
+    def _dry_run(self, conn: Any, p: DbSchemaChangeParams, current: list[str]) -> list[str]:
+        import psycopg
+
+        try:
+            with conn.transaction():  # a savepoint: the outer transaction is rolled back anyway
+                conn.execute(p.up_sql)
+                after = describe(conn, p.schemas)
+        except psycopg.Error as exc:
+            return [f"THE DRY RUN FAILED: {_pg_error(exc)}"]
+        return _diff(current, after) or ["(the up script changes no schema object)"]
 
     # --- execute -----------------------------------------------------------------------------------------
 

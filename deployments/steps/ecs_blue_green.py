@@ -237,11 +237,10 @@ class EcsBlueGreen(StepType):
 
     def verify(self, ctx: StepContext) -> Outcome:
         want = ctx.state.get("shifted")
-        live = _named(ctx, self._actions(ctx))
+        actions = self._actions(ctx)
+        live = _named(ctx, actions)
         if want and live == want:
-            return Outcome.done(
-                f"The {self._where(ctx)} forwards {self._describe(ctx, self._actions(ctx))}.", weights=live
-            )
+            return Outcome.done(f"The {self._where(ctx)} forwards {self._describe(ctx, actions)}.", weights=live)
         return Outcome.failed(f"The {self._where(ctx)} forwards {live}, expected {want}.", weights=live)
 
     def rollback(self, ctx: StepContext) -> Outcome:

@@ -77,6 +77,11 @@ def test_the_plan_shows_the_digest_and_the_statements_and_changes_nothing(target
     assert scalar(target, f"select to_regclass('{MARKER_TABLE}')") is None
 
 
+def test_a_dry_run_that_fails_says_so_in_the_plan(target):
+    plan = change(target, up_sql="alter table nowhere add column x int", plan_dry_run=True).plan()
+    assert plan.changes[-1] == 'THE DRY RUN FAILED: relation "nowhere" does not exist (SQLSTATE 42P01)'
+
+
 def test_the_up_script_runs_once_whatever_is_called_again(target):
     driver = change(target)
     outcome = driver.call("execute", lose_state=True)  # committed in the target; the engine never heard
