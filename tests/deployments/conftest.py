@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
 
-# moto reads where to write its recording when it is first imported.
-os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(Path(tempfile.mkdtemp(prefix="ccb-moto-")) / "recording.jsonl"))
-
-from .moto_server import REGION, Moto  # noqa: E402
+from .moto_server import REGION, Moto
 
 
 @pytest.fixture(scope="session")
-def moto_server():
+def moto_server(tmp_path_factory):
+    # moto reads where to write its recording when it is first imported; if something imported it
+    # before, its recorder is pointed at the same file.
+    recording = str(tmp_path_factory.mktemp("moto") / "recording.jsonl")
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", recording)
     from moto.moto_api import recorder
     from moto.server import ThreadedMotoServer
 
-    if not os.path.isabs(recorder._location):  # moto was imported before this file: keep its file out of the tree
-        recorder._location = os.environ["MOTO_RECORDER_FILEPATH"]
+    recorder._location = os.environ["MOTO_RECORDER_FILEPATH"]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
