@@ -3,9 +3,12 @@ the run-wide outputs and the services the engine offers it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from django.conf import settings
 
 from . import steps
 from .models import StepRun
@@ -25,8 +28,18 @@ def aws_for(run: Any, on_request: Callable[[dict], None] | None = None) -> Any:
     session tags when the runbook names one, else the worker's own credentials."""
     from deployments import aws
 
-    role = (run.runbook_version.document.get("deploy_role") or {}).get(run.environment, "")
-    return aws.session(role_arn=role or None, session_tags=labels_for(run), on_request=on_request)
+    document = run.runbook_version.document
+    role = (document.get("deploy_role") or {}).get(run.environment, "")
+    region = ((document.get("parameters") or {}).get(run.environment, {}) or {}).get("region")
+    config = aws.SessionConfig.for_run(
+        region=region or None,
+        role_arn=role or "",
+        change_reference=run.change.reference,
+        run_id=run.pk,
+        started_by=run.started_by.get_username(),
+        max_attempts=int(getattr(settings, "CCB_AWS_MAX_ATTEMPTS", 5)),
+    )
+    return aws.Aws(config, on_call=(lambda call: on_request(dataclasses.asdict(call))) if on_request else None)
 
 
 def build_context(
@@ -74,9 +87,24 @@ class _LazyAws:
 
 
 def _notifier(run: Any, step: StepRun) -> Callable[..., list[int]]:
-    def notify(*, message: str, audience: str = "change", user_ids: list[int] | None = None) -> list[int]:
+    """The notify step's door to notifications: once per ``key``, however often the step is called."""
+
+    def notify(
+        *, event: str, audience: list[str], emails: list[str], message: str, context: dict, key: str
+    ) -> list[int]:
+        from django.db import transaction
+
+        from .models import SentNotice
         from .notices import step_notice
 
-        return step_notice(run, step, message=message, audience=audience, user_ids=user_ids or [])
+        with transaction.atomic():
+            sent = SentNotice.objects.select_for_update().filter(key=key).first()
+            if sent is not None:
+                return sent.outbox_ids
+            ids = step_notice(
+                run, step, event=event, audience=audience, emails=emails, message=message, context=context
+            )
+            SentNotice.objects.create(key=key, outbox_ids=ids)
+            return ids
 
     return notify

@@ -277,3 +277,14 @@ class TemplateRunbook(models.Model):
 
     def __str__(self) -> str:
         return f"template {self.template_id} runs {self.version}"
+
+
+class SentNotice(models.Model):
+    """A runbook's notify step sent its message: once per step run, whatever happens to the worker."""
+
+    key = models.CharField(max_length=120, unique=True)
+    outbox_ids = models.JSONField(default=list)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -51,23 +51,27 @@ def gate_waiting(run: DeploymentRun, step: StepRun) -> None:
     )
 
 
-def step_notice(run: DeploymentRun, step: StepRun, *, message: str, audience: str, user_ids: list[int]) -> list[int]:
-    """A runbook's notify step: to the change's people and followers, its board, or named people."""
+def step_notice(
+    run: DeploymentRun,
+    step: StepRun,
+    *,
+    event: str,
+    audience: list[str],
+    emails: list[str],
+    message: str,
+    context: dict,
+) -> list[int]:
+    """A runbook's notify step: the change's people and followers, its board, its services' followers."""
     change = run.change
-    people = set(user_ids) | ({change.requester_id, change.implementer_id} - {None} if audience == "change" else set())
     return notifications.notify(
-        event="deployment_progress" if "deployment_progress" in _events() else "deployment_started",
-        change_id=change.pk,
-        board_id=change.board_id if audience == "board" else None,
-        user_ids=sorted(people),
-        context=_context(run, step, message=message),
+        event=event,
+        change_id=change.pk if "change" in audience or event != "customer_notification" else None,
+        board_id=change.board_id if "board" in audience else None,
+        service_ids=list(change.services.values_list("pk", flat=True)) if "services" in audience else [],
+        user_ids=sorted({change.requester_id, change.implementer_id} - {None}) if "change" in audience else [],
+        emails=emails,
+        context={**_context(run, step), **context, "message": message},
     )
-
-
-def _events() -> set[str]:
-    from notifications.events import Event
-
-    return set(Event.values)
 
 
 def deployment_started(run: DeploymentRun) -> None:

@@ -40,8 +40,8 @@ def notify(
     """Queue the messages for one event; returns the outbox ids written.
 
     event: a stable name (submitted, on_agenda, vote_needed, decision, scheduled, rescheduled,
-    unscheduled, schedule_conflict, deployment_started, gate_waiting, completed, rolled_back,
-    failed, closed, withdrawn, customer_notification; see ``events.Event``). An unknown name
+    unscheduled, schedule_conflict, deployment_started, gate_waiting, deployment_progress, completed,
+    rolled_back, failed, closed, withdrawn, customer_notification; see ``events.Event``). An unknown name
     raises ValueError. Recipients: the users named, the plain addresses, and whoever subscribed to
     the change, the board or the services (a board's members are subscribed to it); each person
     once, and nobody who turned this event off. context: plain data for the templates (titles,
