@@ -276,6 +276,7 @@ class Call:
         self.outcome = steps.Outcome.failed("not called")
         self.lines: list[tuple[str, dict]] = []
         self.request_ids: list[dict] = []
+        self.evidence: dict[str, dict] = {}  # what each phase decided on, execute's kept when verify follows
 
 
 def _call(step: StepRun, method: str, now: Callable[[], datetime]) -> Call:
@@ -298,6 +299,8 @@ def _call(step: StepRun, method: str, now: Callable[[], datetime]) -> Call:
             call.outcome = getattr(kind, phase)(ctx)
             if not isinstance(call.outcome, steps.Outcome):
                 call.outcome = steps.Outcome.failed(f"{step.type}.{phase} returned {call.outcome!r}, not an Outcome.")
+            if call.outcome.evidence:
+                call.evidence[phase] = call.outcome.evidence
             if call.outcome.result != steps.Result.DONE:
                 break
     except Exception as exc:  # noqa: BLE001 - a step's failure is recorded, never lost
@@ -334,8 +337,8 @@ def _settle(step_id: int, call: Call, now: Callable[[], datetime]) -> datetime |
             log(run, message, step=step, **data)
         step.state = audit.json_safe(call.state)
         step.request_ids = [*step.request_ids, *audit.json_safe(call.request_ids)][-500:]
-        if outcome.evidence:
-            step.evidence = {**step.evidence, method: audit.json_safe(outcome.evidence)}
+        if call.evidence:
+            step.evidence = {**step.evidence, **audit.json_safe(call.evidence)}
         step.message = outcome.message[:4000]
         step.lease_owner, step.lease_expires_at = "", None
         if call.outputs != run.outputs:
