@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from ccb import scheduling, services
-from ccb.choices import BoardRole, ChangeType, Criticality
+from ccb.choices import BoardRole, ChangeType, Criticality, Status
 from ccb.models import Board, ChangeRequest, FreezeWindow, MaintenanceWindow, Service, StandardChangeTemplate
 
 User = get_user_model()
@@ -287,6 +287,20 @@ class Seeder:
                 conditions=rest[1] if len(rest) > 1 else [],
             )
 
+    def _ready_to_deploy(self) -> None:
+        """An approved canary booked in the around-the-clock window from now: frank can start it at once.
+        Seeding again books it again from now if its slot has passed."""
+        title = "Canary the fraud model v3 (ready to deploy)"
+        change, new = self._submitted(title, svc="fraud-model", implementer="frank")
+        if new:
+            self._vote(change, ("bob", "approve"), ("carol", "approve"))
+        change.refresh_from_db()
+        if change.status in (Status.APPROVED, Status.APPROVED_WITH_CONDITIONS) or (
+            change.status == Status.SCHEDULED and change.planned_end and change.planned_end <= timezone.now()
+        ):
+            start = timezone.now() + timedelta(seconds=1)
+            services.change_request_schedule(change_id=change.pk, actor=self.users["frank"], planned_start=start)
+
     def _changes(self) -> None:
         u = self.users
         self._draft("Enable fraud model v3 canary")
@@ -346,7 +360,7 @@ class Seeder:
         if new:
             self._vote(change, ("bob", "approve"), ("dave", "approve"))
             self._book(change, after=self.now + timedelta(days=3))
-        change, new = self._submitted("Enable AppConfig flag for smart retries", svc="feature-flags")
+        change, new = self._submitted("Enable AppConfig flag for smart retries", svc="feature-flags", runbook=self.cert)
         if new:
             self._vote(change, ("carol", "approve"), ("dave", "approve"))
             start = timezone.now() + timedelta(seconds=1)  # in the around-the-clock window, a moment from now
@@ -378,6 +392,7 @@ class Seeder:
                 data={"title": "Rotate gateway certificate (Dec)", "implementer": u["mia"]},
             )
             services.change_request_submit(change_id=std.pk, actor=u["frank"])
+        self._ready_to_deploy()  # last: the flag change above runs in the same window and must be done first
 
 
 def seed(password: str | None = None, *, runbooks: RunbookProvider | None = None) -> list[tuple[str, str]]:

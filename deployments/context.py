@@ -23,23 +23,42 @@ def labels_for(run: Any) -> dict[str, str]:
     }
 
 
-def aws_for(run: Any, on_request: Callable[[dict], None] | None = None) -> Any:
-    """The AWS session the run's steps act through: the environment's deploy role assumed with the run's
-    session tags when the runbook names one, else the worker's own credentials."""
+def aws_session(
+    *,
+    document: dict,
+    environment: str,
+    change_reference: str,
+    run_id: int | str,
+    started_by: str,
+    on_request: Callable[[dict], None] | None = None,
+) -> Any:
+    """The AWS session a runbook acts (or plans) through: the environment's deploy role assumed with the
+    session tags naming the change, the run and the person, when the runbook names one; else the
+    worker's own credentials. The region comes from the environment's ``region`` parameter, if any."""
     from deployments import aws
 
-    document = run.runbook_version.document
-    role = (document.get("deploy_role") or {}).get(run.environment, "")
-    region = ((document.get("parameters") or {}).get(run.environment, {}) or {}).get("region")
+    role = (document.get("deploy_role") or {}).get(environment, "")
+    region = ((document.get("parameters") or {}).get(environment) or {}).get("region")
     config = aws.SessionConfig.for_run(
         region=region or None,
         role_arn=role or "",
-        change_reference=run.change.reference,
-        run_id=run.pk,
-        started_by=run.started_by.get_username(),
+        change_reference=change_reference,
+        run_id=run_id,
+        started_by=started_by,
         max_attempts=int(getattr(settings, "CCB_AWS_MAX_ATTEMPTS", 5)),
     )
     return aws.Aws(config, on_call=(lambda call: on_request(dataclasses.asdict(call))) if on_request else None)
+
+
+def aws_for(run: Any, on_request: Callable[[dict], None] | None = None) -> Any:
+    return aws_session(
+        document=run.runbook_version.document,
+        environment=run.environment,
+        change_reference=run.change.reference,
+        run_id=run.pk,
+        started_by=run.started_by.get_username(),
+        on_request=on_request,
+    )
 
 
 def build_context(

@@ -5,20 +5,38 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
+
 from . import services
 from .models import Runbook
 
 CANARY_RUNBOOK = """\
 schema: 2
-description: Canary the fraud model behind its alias, with a go/no-go before the rest.
+description: >-
+  Canary the fraud scorer's new version behind its alias: 10% of traffic under the errors alarm,
+  a go/no-go, then all of it, and a smoke test of ccb itself standing in for the service's health.
+parameters:
+  production: {function: fraud-scorer, alias: live, alarm: fraud-scorer-errors, health: "HEALTH_URL"}
+window_closes: rollback
 stages:
-  - name: Canary
+  - name: Canary 10%
     steps:
-      - {name: Bake at 10%, type: wait, timeout_seconds: 600, params: {seconds: 300, reason: watch the canary}}
-    gate: {role: implementer, question: "Canary healthy?"}
+      - name: Shift 10% to the new version, bake under the errors alarm
+        type: lambda_canary
+        timeout_seconds: 600
+        params: {function: "${function}", alias: "${alias}", version: publish, weight: 10, bake_seconds: 60,
+                 poll_seconds: 5, alarms: ["${alarm}"]}
+    gate: {role: implementer, question: "Is the canary healthy?", not_starter: false}
   - name: Full rollout
     steps:
-      - {name: Bake at 100%, type: wait, timeout_seconds: 600, params: {seconds: 300, reason: watch the rollout}}
+      - name: Shift all traffic to the new version
+        type: lambda_canary
+        timeout_seconds: 300
+        params: {function: "${function}", alias: "${alias}", version: publish, weight: 100, alarms: ["${alarm}"]}
+      - name: Smoke test
+        type: http_smoke
+        timeout_seconds: 120
+        params: {url: "${health}", expect_status: [200], max_latency_ms: 2000, attempts: 3, retry_delay_seconds: 2}
 """
 MOBILE_RUNBOOK = """\
 schema: 2
@@ -43,7 +61,7 @@ stages:
 
 # key: (name, author, approver, source)
 RUNBOOKS = {
-    "canary": ("Fraud model canary", "alice", "frank", CANARY_RUNBOOK),
+    "canary": ("Fraud model canary", "alice", "erin", CANARY_RUNBOOK),
     "mobile": ("Mobile staged release", "mia", "frank", MOBILE_RUNBOOK),
     "cert": ("Rotate TLS certificate", "frank", "erin", CERT_RUNBOOK),
 }
@@ -54,6 +72,7 @@ class DemoRunbooks:
 
     def version(self, *, key: str, board: Any, users: dict[str, Any]) -> int:
         name, author, approver, source = RUNBOOKS[key]
+        source = source.replace("HEALTH_URL", f"{settings.CCB_BASE_URL.rstrip('/')}/healthz")
         existing = Runbook.objects.filter(board=board, name=name).first()
         if existing:
             return existing.versions.order_by("-number").values_list("pk", flat=True).first()

@@ -51,10 +51,15 @@ def live_plan(change: Any, environment: str) -> LivePlan:
 
 
 def _plan_aws(change: Any, version: Any) -> Any:
-    from deployments import aws
+    from .context import aws_session
 
-    role = (version.document.get("deploy_role") or {}).get(change.environment, "")
-    return aws.session(role_arn=role or None, session_tags={"ccb:change": change.reference, "ccb:run": "plan"})
+    return aws_session(
+        document=version.document,
+        environment=change.environment,
+        change_reference=change.reference,
+        run_id="plan",
+        started_by=change.requester.get_username(),
+    )
 
 
 def _approved_plan(change: Any) -> list[dict]:
