@@ -283,6 +283,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long a worker's claim on a step lasts without a heartbeat before another may take it over.
 CCB_STEP_LEASE_SECONDS = int(os.environ.get("CCB_STEP_LEASE_SECONDS", "60"))
+# botocore's attempts per AWS call, the first included (standard retry mode: throttling and 5xx).
+CCB_AWS_MAX_ATTEMPTS = int(os.environ.get("CCB_AWS_MAX_ATTEMPTS", "5"))
 # Repeats of one person's refusal under one rule within this many seconds share one chain event.
 CCB_REFUSAL_WINDOW_SECONDS = int(os.environ.get("CCB_REFUSAL_WINDOW_SECONDS", "60"))
 from notifications import celery_config as notifications_celery  # noqa: E402
