@@ -17,3 +17,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# API paths answer JSON even when no API view runs (a body too large, a URL no route matches).
+handler400 = "ccb.api.exceptions.bad_request"
+handler404 = "ccb.api.exceptions.not_found"
+handler500 = "ccb.api.exceptions.server_error"

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ccb import risk, scheduling
+from ccb.api.fields import DateTimeField, ModelSerializer, person
 from ccb.choices import (
     AttachmentKind,
     ConditionKind,
@@ -49,7 +50,7 @@ class UsernameField(serializers.SlugRelatedField):
 # --- boards, services, templates -------------------------------------------------------------
 
 
-class BoardSerializer(serializers.ModelSerializer):
+class BoardSerializer(ModelSerializer):
     roles = serializers.SerializerMethodField()
 
     class Meta:
@@ -74,7 +75,7 @@ class BoardSerializer(serializers.ModelSerializer):
         return roles
 
 
-class BoardWriteSerializer(serializers.ModelSerializer):
+class BoardWriteSerializer(ModelSerializer):
     class Meta:
         model = Board
         fields = [
@@ -89,7 +90,7 @@ class BoardWriteSerializer(serializers.ModelSerializer):
         ]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(ModelSerializer):
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all())
     owner = UsernameField(required=False, allow_null=True)
     depends_on = serializers.SlugRelatedField(
@@ -101,12 +102,12 @@ class ServiceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "description", "owner", "board", "criticality", "environments", "depends_on"]
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(ModelSerializer):
     services = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.all(), required=False
     )
     runbook_version = serializers.PrimaryKeyRelatedField(queryset=RunbookVersion.objects.all())
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = person("approved_by", nullable=True)
 
     class Meta:
         model = StandardChangeTemplate
@@ -130,7 +131,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 # --- changes ---------------------------------------------------------------------------------
 
 
-class ChangeWriteSerializer(serializers.ModelSerializer):
+class ChangeWriteSerializer(ModelSerializer):
     """The packet as a requester sends it. Unknown fields are refused rather than ignored."""
 
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all(), required=False)
@@ -177,10 +178,10 @@ class ChangeCreateSerializer(ChangeWriteSerializer):
         return attrs
 
 
-class ChangeListSerializer(serializers.ModelSerializer):
-    board = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requester = serializers.CharField(source="requester.username", read_only=True)
-    implementer = serializers.CharField(source="implementer.username", read_only=True, default=None)
+class ChangeListSerializer(ModelSerializer):
+    board = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The board's id, as sent.")
+    requester = person("requester")
+    implementer = person("implementer", nullable=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     schedule_flagged = serializers.SerializerMethodField(
         help_text="The booked slot no longer passes the scheduling rules (see schedule_problems)."
@@ -212,16 +213,16 @@ class ChangeListSerializer(serializers.ModelSerializer):
         return bool(obj.schedule_problems)
 
 
-class RevisionSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username")
+class RevisionSerializer(ModelSerializer):
+    created_by = person("created_by")
 
     class Meta:
         model = ChangeRevision
         fields = ["number", "content_hash", "runbook_hash", "created_by", "created_at", "content"]
 
 
-class VoteSerializer(serializers.ModelSerializer):
-    voter = serializers.CharField(source="voter.username")
+class VoteSerializer(ModelSerializer):
+    voter = person("voter")
     revision = serializers.IntegerField(source="revision.number")
 
     class Meta:
@@ -229,16 +230,16 @@ class VoteSerializer(serializers.ModelSerializer):
         fields = ["id", "voter", "revision", "decision", "comment", "conditions", "voided_at", "created_at"]
 
 
-class ConditionSerializer(serializers.ModelSerializer):
-    satisfied_by = serializers.CharField(source="satisfied_by.username", default=None)
+class ConditionSerializer(ModelSerializer):
+    satisfied_by = person("satisfied_by", nullable=True)
 
     class Meta:
         model = Condition
         fields = ["id", "kind", "text", "automated_check", "satisfied_at", "satisfied_by", "evidence"]
 
 
-class DecisionSerializer(serializers.ModelSerializer):
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+class DecisionSerializer(ModelSerializer):
+    decided_by = person("decided_by", nullable=True)
     revision = serializers.IntegerField(source="revision.number")
     conditions = ConditionSerializer(many=True)
 
@@ -258,8 +259,8 @@ class DecisionSerializer(serializers.ModelSerializer):
         ]
 
 
-class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username")
+class AttachmentSerializer(ModelSerializer):
+    uploaded_by = person("uploaded_by")
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -282,17 +283,23 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return f"/api/v1/changes/{obj.change_id}/attachments/{obj.pk}/download/"
 
 
+class RevisionRefSerializer(serializers.Serializer):
+    """The revision under review: what a vote's ``revision_hash`` names."""
+
+    number = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    runbook_hash = serializers.CharField()
+
+
 class ChangeDetailSerializer(ChangeListSerializer):
     revision = serializers.SerializerMethodField()
-    runbook_version = serializers.PrimaryKeyRelatedField(read_only=True)
+    runbook_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
     is_review_overdue = serializers.BooleanField(read_only=True)
     timeline_minutes = serializers.SerializerMethodField(
         help_text="Length of the deployment: the runbook version's estimate, else the packet's."
     )
-    schedule_overridden_by = serializers.CharField(
-        source="schedule_overridden_by.username", read_only=True, default=None
-    )
+    schedule_overridden_by = person("schedule_overridden_by", nullable=True)
 
     class Meta(ChangeListSerializer.Meta):
         fields = [
@@ -323,6 +330,7 @@ class ChangeDetailSerializer(ChangeListSerializer):
     def get_timeline_minutes(self, obj) -> int | None:
         return scheduling.timeline_minutes(obj)
 
+    @extend_schema_field(RevisionRefSerializer(allow_null=True))
     def get_revision(self, obj) -> dict | None:
         rev = obj.current_revision
         return (
@@ -375,7 +383,7 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class ScheduleInputSerializer(StrictInputSerializer):
-    planned_start = serializers.DateTimeField(
+    planned_start = DateTimeField(
         help_text="With an offset, or read in the viewer's zone (?tz=). The end follows from the timeline."
     )
     override_reason = serializers.CharField(
@@ -401,13 +409,13 @@ class ScheduleInputSerializer(StrictInputSerializer):
 
 class SlotsQuerySerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=50, default=5)
-    after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    after = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class SlotSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    latest_start = serializers.DateTimeField(help_text="Any start up to this one fits the same free stretch.")
+    start = DateTimeField()
+    end = DateTimeField()
+    latest_start = DateTimeField(help_text="Any start up to this one fits the same free stretch.")
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -472,15 +480,15 @@ class LocalDateTimeField(serializers.Field):
 
 
 class OccurrenceSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = DateTimeField()
+    end = DateTimeField()
 
 
-class MaintenanceWindowSerializer(serializers.ModelSerializer):
+class MaintenanceWindowSerializer(ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     board = serializers.IntegerField(source="service.board_id", read_only=True)
     dtstart = LocalDateTimeField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = person("created_by", nullable=True)
     next_occurrences = serializers.SerializerMethodField()
 
     class Meta:
@@ -536,9 +544,9 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     active = serializers.BooleanField(required=False)
 
 
-class FreezeSerializer(serializers.ModelSerializer):
+class FreezeSerializer(ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = person("created_by", nullable=True)
 
     class Meta:
         model = FreezeWindow
@@ -574,8 +582,8 @@ class FreezeWriteSerializer(StrictInputSerializer):
     environment = serializers.ChoiceField(
         choices=[("", "Every environment"), *Environment.choices], required=False, allow_blank=True
     )
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = DateTimeField()
+    end = DateTimeField()
     active = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
@@ -588,13 +596,13 @@ class FreezeWriteSerializer(StrictInputSerializer):
 
 class CalendarTokenSerializer(serializers.Serializer):
     url = serializers.CharField(allow_null=True, help_text="Subscribe to this address; it needs no sign-in.")
-    created_at = serializers.DateTimeField(allow_null=True)
+    created_at = DateTimeField(allow_null=True)
 
 
 # --- audit -----------------------------------------------------------------------------------
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     data = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,13 +1,14 @@
 from rest_framework import serializers
 
+from ccb.api.fields import ModelSerializer, person
 from ccb.models import Board
 
 from ..models import Runbook, RunbookVersion
 
 
-class RunbookVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+class RunbookVersionSerializer(ModelSerializer):
+    created_by = person("created_by")
+    approved_by = person("approved_by", nullable=True)
 
     class Meta:
         model = RunbookVersion
@@ -25,9 +26,9 @@ class RunbookVersionSerializer(serializers.ModelSerializer):
         ]
 
 
-class RunbookSerializer(serializers.ModelSerializer):
-    board = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
+class RunbookSerializer(ModelSerializer):
+    board = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The board's id, as sent.")
+    created_by = person("created_by")
     versions = RunbookVersionSerializer(many=True, read_only=True)
 
     class Meta:
