@@ -9,8 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from ccb import inputs
 from ccb.choices import ChangeType, Criticality, Environment, RiskLevel, Status
@@ -38,10 +41,32 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = StorableIsoDateTimeField
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": inputs.MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """An id; one that matches nothing filters everything out rather than being refused."""
 
     field_class = inputs.IdField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false; anything else is refused rather than read as no filter."""
+
+    widget = forms.TextInput  # the select widget would read anything else as "no filter"
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            raise ValidationError("Give true or false.", code="invalid")
+        return text == "true"
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class ChangeRequestFilter(django_filters.FilterSet):
@@ -96,7 +121,7 @@ class ServiceFilter(django_filters.FilterSet):
 
 class TemplateFilter(django_filters.FilterSet):
     board = IdFilter(field_name="board_id", label="Board id")
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = StandardChangeTemplate
@@ -107,7 +132,7 @@ class MaintenanceWindowFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(field_name="service__slug", label="Service slug")
     board = IdFilter(field_name="service__board_id", label="Board id")
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = MaintenanceWindow
@@ -117,7 +142,7 @@ class MaintenanceWindowFilter(django_filters.FilterSet):
 class FreezeWindowFilter(django_filters.FilterSet):
     board = IdFilter(field_name="board_id", label="Board id")
     environment = django_filters.ChoiceFilter(choices=[("", "Every environment"), *Environment.choices])
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
     ends_after = DateTimeFilter(field_name="end", lookup_expr="gt")
     starts_before = DateTimeFilter(field_name="start", lookup_expr="lt")
 

@@ -1,4 +1,7 @@
-"""Fields the API's serializers share: date-times PostgreSQL can store, and people shown by username."""
+"""What the API's serializers share: input that names a field nobody takes is refused, date-times are ones
+PostgreSQL can store, and people are shown by username."""
+
+from collections.abc import Mapping
 
 from django.db import models
 from rest_framework import serializers
@@ -18,8 +21,25 @@ class DateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
-class ModelSerializer(serializers.ModelSerializer):
-    """DRF's, with ccb's date-time field for every model date-time."""
+class RefusesUnknownFields:
+    """A field the serializer does not take is refused ("Unknown field."), never silently ignored: a
+    misspelt field would otherwise look accepted. The schema says so (``additionalProperties: false``)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class Serializer(RefusesUnknownFields, serializers.Serializer):
+    pass
+
+
+class ModelSerializer(RefusesUnknownFields, serializers.ModelSerializer):
+    """DRF's, refusing unknown fields, with ccb's date-time field for every model date-time."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

@@ -47,6 +47,8 @@ ERROR_COMPONENTS = {
 }
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+# Query parameters sent empty (as a page's form does) mean no filter, the default order or page size.
+EMPTY_MEANS_ABSENT = {"tz", "search", "ordering", "page_size"}
 
 
 def _answer(description: str, component: str) -> dict:
@@ -62,6 +64,11 @@ class AutoSchema(openapi.AutoSchema):
         if operation is not None:
             for code, answer in self._error_answers(operation).items():
                 operation["responses"].setdefault(code, answer)
+            filterset = getattr(self.view, "filterset_class", None)
+            blank_is_absent = EMPTY_MEANS_ABSENT | set(filterset.base_filters if filterset else ())
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] in blank_is_absent:
+                    parameter["allowEmptyValue"] = True
         return operation
 
     def _error_answers(self, operation: dict) -> dict[str, dict]:
@@ -82,7 +89,35 @@ class AutoSchema(openapi.AutoSchema):
         return dict(sorted(answers.items()))
 
 
-def add_error_components(result, generator, request, public):
-    """Postprocessing hook: the error bodies every operation refers to."""
-    result.setdefault("components", {}).setdefault("schemas", {}).update(ERROR_COMPONENTS)
+# RFC 3339 date-times end in Z or an offset; PostgreSQL stores offsets up to ±15:59 (``ccb.inputs``).
+STORABLE_OFFSET = "(?:[Zz]|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])$"
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def complete(result, generator, request, public):
+    """Postprocessing hook: what the serializers cannot say themselves.
+
+    The error bodies every operation refers to; request bodies refuse fields they do not name (the
+    serializers do); date-times carry the offsets PostgreSQL stores; ``?tz=`` takes the zones the
+    ``time_zone`` field does (one list, kept once).
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(ERROR_COMPONENTS)
+    for name, component in schemas.items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    for node in _walk(result):
+        if node.get("format") == "date-time":
+            node["pattern"] = STORABLE_OFFSET
+        if node.get("in") == "query" and node.get("name") == "tz" and "TimeZoneEnum" in schemas:
+            node["schema"] = {"$ref": "#/components/schemas/TimeZoneEnum"}
     return result

@@ -1,16 +1,17 @@
 """Input serializers validate shape, types and choices; output serializers present. Neither saves."""
 
 import json
+import zoneinfo
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from ccb import risk, scheduling
-from ccb.api.fields import DateTimeField, ModelSerializer, person
+from ccb.api.fields import DateTimeField, ModelSerializer, RefusesUnknownFields, Serializer, person
 from ccb.choices import (
     AttachmentKind,
     ConditionKind,
@@ -37,6 +38,8 @@ from ccb.models.changes import PACKET_FIELDS
 from ccb.models.windows import MAX_WINDOW_MINUTES
 from deployments.models import RunbookVersion
 
+ZONES = sorted(zoneinfo.available_timezones())
+
 User = get_user_model()
 
 
@@ -45,6 +48,14 @@ class UsernameField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "username")
         kwargs.setdefault("queryset", User.objects.filter(is_active=True))
         super().__init__(**kwargs)
+
+
+class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):
+    """A username and password for a token. Bounded, so a refused attempt is recorded (django-axes) and
+    never fails on the database."""
+
+    username = serializers.CharField(max_length=User._meta.get_field("username").max_length, write_only=True)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
 # --- boards, services, templates -------------------------------------------------------------
@@ -159,9 +170,6 @@ class ChangeWriteSerializer(ModelSerializer):
         ]
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         errors = risk.validate_answers(attrs.get("risk_answers", {}))
         if errors:
             raise serializers.ValidationError(errors)
@@ -283,7 +291,7 @@ class AttachmentSerializer(ModelSerializer):
         return f"/api/v1/changes/{obj.change_id}/attachments/{obj.pk}/download/"
 
 
-class RevisionRefSerializer(serializers.Serializer):
+class RevisionRefSerializer(Serializer):
     """The revision under review: what a vote's ``revision_hash`` names."""
 
     number = serializers.IntegerField()
@@ -343,7 +351,7 @@ class ChangeDetailSerializer(ChangeListSerializer):
 # --- actions ---------------------------------------------------------------------------------
 
 
-class VoteInputSerializer(serializers.Serializer):
+class VoteInputSerializer(Serializer):
     decision = serializers.ChoiceField(choices=VoteDecision.choices)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     conditions = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, default=list)
@@ -356,30 +364,23 @@ class VoteInputSerializer(serializers.Serializer):
     )
 
 
-class ConditionInputSerializer(serializers.Serializer):
+class ConditionInputSerializer(Serializer):
     text = serializers.CharField(max_length=1000)
     kind = serializers.ChoiceField(choices=ConditionKind.choices, default=ConditionKind.MANUAL)
     check = serializers.JSONField(required=False, default=dict)
 
 
-class DecideInputSerializer(serializers.Serializer):
+class DecideInputSerializer(Serializer):
     outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
     rationale = serializers.CharField(max_length=5000)
     conditions = ConditionInputSerializer(many=True, required=False, default=list)
 
 
-class ReasonInputSerializer(serializers.Serializer):
+class ReasonInputSerializer(Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not know rather than ignoring them."""
-
-    def validate(self, attrs):
-        unknown = set(getattr(self, "initial_data", {})) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return attrs
+StrictInputSerializer = Serializer  # every input serializer refuses fields it does not know
 
 
 class ScheduleInputSerializer(StrictInputSerializer):
@@ -394,8 +395,8 @@ class ScheduleInputSerializer(StrictInputSerializer):
         help_text="The chair's emergency override: book outside a window or over a conflict, for this reason.",
     )
 
-    def validate(self, attrs):
-        if "planned_end" in getattr(self, "initial_data", {}):
+    def to_internal_value(self, data):
+        if "planned_end" in data:
             raise serializers.ValidationError(
                 {
                     "planned_end": [
@@ -404,21 +405,21 @@ class ScheduleInputSerializer(StrictInputSerializer):
                     ]
                 }
             )
-        return super().validate(attrs)
+        return super().to_internal_value(data)
 
 
-class SlotsQuerySerializer(serializers.Serializer):
+class SlotsQuerySerializer(Serializer):
     count = serializers.IntegerField(min_value=1, max_value=50, default=5)
     after = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class SlotSerializer(serializers.Serializer):
+class SlotSerializer(Serializer):
     start = DateTimeField()
     end = DateTimeField()
     latest_start = DateTimeField(help_text="Any start up to this one fits the same free stretch.")
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(Serializer):
     rule = serializers.CharField()
     message = serializers.CharField()
     service = serializers.CharField(allow_blank=True)
@@ -427,27 +428,27 @@ class ProblemSerializer(serializers.Serializer):
     change = serializers.IntegerField(allow_null=True)
 
 
-class FinishInputSerializer(serializers.Serializer):
+class FinishInputSerializer(Serializer):
     outcome = serializers.ChoiceField(choices=ImplementationOutcome.choices)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
 
 
-class CloseInputSerializer(serializers.Serializer):
+class CloseInputSerializer(Serializer):
     smoke_tests_passed = serializers.BooleanField(default=False)
     monitoring_normal = serializers.BooleanField(default=False)
     notifications_sent = serializers.BooleanField(default=False)
     review = serializers.CharField(max_length=20000)
 
 
-class NotesInputSerializer(serializers.Serializer):
+class NotesInputSerializer(Serializer):
     notes = serializers.CharField(max_length=20000)
 
 
-class EvidenceInputSerializer(serializers.Serializer):
+class EvidenceInputSerializer(Serializer):
     evidence = serializers.CharField(max_length=5000)
 
 
-class AttachmentInputSerializer(serializers.Serializer):
+class AttachmentInputSerializer(Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(choices=AttachmentKind.choices, default=AttachmentKind.EVIDENCE)
     signed_by = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
@@ -457,7 +458,7 @@ class AttachmentInputSerializer(serializers.Serializer):
 # --- maintenance windows, freezes, calendar --------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$"})
 class LocalDateTimeField(serializers.Field):
     """A wall-clock date-time without an offset, read in the window's own time zone (2026-03-01T01:00)."""
 
@@ -479,7 +480,7 @@ class LocalDateTimeField(serializers.Field):
         return value.isoformat(timespec="minutes")
 
 
-class OccurrenceSerializer(serializers.Serializer):
+class OccurrenceSerializer(Serializer):
     start = DateTimeField()
     end = DateTimeField()
 
@@ -526,7 +527,7 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     environment = serializers.ChoiceField(choices=Environment.choices)
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. Europe/London.")
+    time_zone = serializers.ChoiceField(choices=ZONES, help_text="IANA zone, e.g. Europe/London.")
     dtstart = LocalDateTimeField(help_text="Local start of the first occurrence, e.g. 2026-03-01T01:00.")
     duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
     rrule = serializers.CharField(
@@ -594,7 +595,7 @@ class FreezeWriteSerializer(StrictInputSerializer):
         return attrs
 
 
-class CalendarTokenSerializer(serializers.Serializer):
+class CalendarTokenSerializer(Serializer):
     url = serializers.CharField(allow_null=True, help_text="Subscribe to this address; it needs no sign-in.")
     created_at = DateTimeField(allow_null=True)
 

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from . import views
+from .serializers import TokenRequestSerializer
 
 router = SimpleRouter()
 router.register("boards", views.BoardViewSet, basename="board")
@@ -23,6 +24,7 @@ class TokenView(ObtainAuthToken):
     authentication_classes = []  # the body's username and password are the credentials
     permission_classes = [AllowAny]
     parser_classes = APIView.parser_classes  # ccb's parsers (DRF's view names its own)
+    serializer_class = TokenRequestSerializer
 
 
 urlpatterns = [

@@ -42,6 +42,7 @@ def _filters(view):
 TZ_PARAMETER = OpenApiParameter(
     "tz",
     str,
+    enum=s.ZONES,
     description="Show times (and read times given without an offset) in this IANA zone, "
     "e.g. Europe/Berlin. Default: the zone the browser reported, else UTC.",
 )
@@ -315,7 +316,8 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def slots(self, request, pk=None):
         """The next start times that pass every scheduling rule, one per free stretch."""
         change = self.get_object()
-        query = s.SlotsQuerySerializer(data=request.query_params)
+        # Its own parameters: the query string also carries ?tz= and whatever else a client adds.
+        query = s.SlotsQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("count", "after")})
         query.is_valid(raise_exception=True)
         found = scheduling.free_slots(change, count=query.validated_data["count"], after=query.validated_data["after"])
         return Response(

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ccb.api.fields import ModelSerializer, person
+from ccb.api.fields import ModelSerializer, Serializer, person
 from ccb.models import Board
 
 from ..models import Runbook, RunbookVersion
@@ -36,12 +36,12 @@ class RunbookSerializer(ModelSerializer):
         fields = ["id", "board", "name", "description", "created_by", "created_at", "versions"]
 
 
-class RunbookCreateSerializer(serializers.Serializer):
+class RunbookCreateSerializer(Serializer):
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all())
     name = serializers.CharField(max_length=160)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     source_yaml = serializers.CharField(max_length=200_000)
 
 
-class RunbookVersionCreateSerializer(serializers.Serializer):
+class RunbookVersionCreateSerializer(Serializer):
     source_yaml = serializers.CharField(max_length=200_000)

@@ -156,3 +156,34 @@ def test_a_download_is_documented_with_the_types_it_can_be(schema, api, people, 
         f"/api/v1/changes/{submitted.pk}/attachments/{attachment.pk}/download/",
     )
     assert answer["Content-Type"] == "application/pdf" and answer.body.startswith(b"%PDF")
+
+
+def test_a_field_no_serializer_takes_is_refused_not_ignored(api, people, submitted, schema):
+    r = api(people["bob"]).post(
+        f"/api/v1/changes/{submitted.pk}/votes/", {"decision": "approve", "decison": "x"}, format="json"
+    )
+    assert r.status_code == 400 and r.json() == {"decison": ["Unknown field."]}
+    assert not submitted.votes.exists()
+    assert schema["components"]["schemas"]["VoteInputRequest"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/changes/?page_size=abc", "page_size"),
+        ("/api/v1/changes/?page_size=0", "page_size"),
+        ("/api/v1/windows/?active=174", "active"),
+        ("/api/v1/windows/?active=yes", "active"),
+    ],
+)
+def test_a_query_parameter_the_schema_does_not_allow_is_refused(api, people, board, url, field):
+    r = api(people["alice"]).get(url)
+    assert r.status_code == 400 and set(r.json()) == {field}
+
+
+def test_query_parameters_sent_empty_mean_no_filter(api, people, submitted, schema):
+    alice = api(people["alice"])
+    assert alice.get("/api/v1/changes/?created_before=&board=&tz=&page_size=").json()["count"] == 1
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/changes/"]["get"]["parameters"]}
+    assert params["created_before"]["allowEmptyValue"] and params["tz"]["allowEmptyValue"]
+    assert "pattern" in params["created_before"]["schema"]  # the offsets PostgreSQL stores

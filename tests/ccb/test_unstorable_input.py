@@ -272,3 +272,8 @@ def test_a_ten_megabyte_body_is_a_json_413(people, board, url, body, content_typ
 def test_an_api_url_no_route_matches_is_a_json_404(alice):
     r = alice.get("/api/v1/no-such-thing/")
     assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+
+
+def test_a_username_too_long_to_record_is_a_400_before_signing_in(board):
+    r = client().post("/api/v1/auth/token/", {"username": "x" * 300, "password": "pw"}, format="json")
+    assert r.status_code == 400 and "username" in r.json()
