@@ -527,7 +527,11 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     environment = serializers.ChoiceField(choices=Environment.choices)
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    time_zone = serializers.ChoiceField(choices=ZONES, help_text="IANA zone, e.g. Europe/London.")
+    time_zone = serializers.ChoiceField(
+        choices=ZONES,
+        help_text="IANA zone, e.g. Europe/London.",
+        error_messages={"invalid_choice": "Unknown time zone '{input}': use an IANA name such as Europe/London."},
+    )
     dtstart = LocalDateTimeField(help_text="Local start of the first occurrence, e.g. 2026-03-01T01:00.")
     duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
     rrule = serializers.CharField(

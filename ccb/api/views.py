@@ -147,7 +147,7 @@ LIST_COLUMNS = (
     "submitted_at",
     "created_at",
     "updated_at",
-    "board__slug",
+    "board_id",
     "requester__username",
     "implementer__username",
 )
@@ -165,7 +165,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
             return ChangeRequest.objects.none()
         changes = selectors.change_request_list(user=self.request.user, filters=_filters(self))
         if self.action == "list":  # the list shows a summary: leave the long texts and user rows behind
-            changes = changes.only(*LIST_COLUMNS)
+            changes = changes.select_related(None).select_related("requester", "implementer").only(*LIST_COLUMNS)
         return changes
 
     def get_serializer_class(self):
