@@ -91,6 +91,8 @@ class AutoSchema(openapi.AutoSchema):
 
 # RFC 3339 date-times end in Z or an offset; PostgreSQL stores offsets up to ±15:59 (``ccb.inputs``).
 STORABLE_OFFSET = "(?:[Zz]|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])$"
+# Text PostgreSQL stores holds no NUL (``ccb.inputs``): every string the API reads says so.
+NO_NUL = "^[^\\x00]*$"
 
 
 def _walk(node):
@@ -107,14 +109,25 @@ def complete(result, generator, request, public):
     """Postprocessing hook: what the serializers cannot say themselves.
 
     The error bodies every operation refers to; request bodies refuse fields they do not name (the
-    serializers do); date-times carry the offsets PostgreSQL stores; ``?tz=`` takes the zones the
-    ``time_zone`` field does (one list, kept once).
+    serializers do); the strings the API reads hold no NUL, and date-times carry the offsets PostgreSQL
+    stores; ``?tz=`` takes the zones the ``time_zone`` field does (one list, kept once).
     """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(ERROR_COMPONENTS)
     for name, component in schemas.items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+    inputs = [c for name, c in schemas.items() if name.endswith("Request")]
+    inputs += [
+        p["schema"]
+        for path in result.get("paths", {}).values()
+        for op in path.values()
+        for p in op.get("parameters", [])
+        if "schema" in p
+    ]
+    for node in _walk(inputs):
+        if node.get("type") == "string" and not {"pattern", "enum", "format"} & set(node):
+            node["pattern"] = NO_NUL
     for node in _walk(result):
         if node.get("format") == "date-time":
             node["pattern"] = STORABLE_OFFSET
