@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, with nothing but Python 3.11+ installed.
 
-python3 dev.py run    # venv in .venv, install, migrate, seed the demo, web server + Celery worker
+python3 dev.py run    # venv in .venv, install, migrate, seed the demo, web server + a Celery worker per queue
 python3 dev.py test   # the whole test suite (extra arguments go to pytest)
 """
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -36,13 +38,41 @@ def manage(*args: str, env: dict) -> None:
     subprocess.check_call([PY, "manage.py", *args], cwd=ROOT, env=env)
 
 
+def wait_for_port(host: str, port: int, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"The AWS emulator exited (see var/worker.log); is port {port} free? Set CCB_MOTO_PORT.")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"The AWS emulator did not answer on {host}:{port} within {seconds:.0f} s.")
+
+
 def run() -> int:
     install()
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
     host, port = env.get("CCB_HOST", "127.0.0.1"), env.get("CCB_PORT", "8000")
+    env.setdefault("CCB_BASE_URL", f"http://{host}:{port}")
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
+    # The demo's AWS is moto in server mode on loopback: the engine deploys to it exactly as to AWS.
+    moto_port = env.get("CCB_MOTO_PORT", "5055")
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    moto = subprocess.Popen(
+        [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", moto_port], cwd=ROOT, stdout=log, stderr=log
+    )
+    wait_for_port("127.0.0.1", int(moto_port), moto)
     manage("migrate", "--noinput", "-v0", env=env)
     manage("seed_demo", env=env)
-    log = open(ROOT / "var" / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     # The demo's mail goes to a local SMTP sink that keeps every message in var/mail (a Maildir).
     mail_port = env.setdefault("EMAIL_PORT", "1025")
     sink = subprocess.Popen(
@@ -61,29 +91,41 @@ def run() -> int:
         stdout=log,
         stderr=log,
     )
-    worker = subprocess.Popen(
-        [
-            VENV / "bin" / "celery",
-            "-A",
-            "ccb",
-            "worker",
-            "--loglevel=info",
-            "--pool=solo",
-            "--beat",
-            "--schedule",
-            str(ROOT / "var" / "celerybeat-schedule"),
-            "-Q",
-            "default,notifications,deployments,exports",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    # One worker per queue, as in production: a long bake never delays mail. Beat rides with the
+    # notifications worker (exactly one beat).
+    queues = {
+        "deployments": [],
+        "notifications,default": ["--beat", "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
+        "exports": [],
+    }
+    workers = [
+        subprocess.Popen(
+            [
+                VENV / "bin" / "celery",
+                "-A",
+                "ccb",
+                "worker",
+                "--loglevel=info",
+                "--pool=solo",
+                "-Q",
+                queue,
+                f"--hostname={queue.split(',')[0]}@%h",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        for queue, extra in queues.items()
+    ]
     print(
         f"\n  ccb is running at http://{host}:{port}/  (sign in with a demo login above)\n"
         f"  API docs: http://{host}:{port}/api/docs/   Admin: http://{host}:{port}/admin/\n"
-        f"  Celery worker log: var/worker.log          Mail sent: var/mail/new/ (one file a message)\n"
+        f"  AWS (moto): http://127.0.0.1:{moto_port}\n"
+        f"  Fire the demo canary's alarm during its bake: AWS_ENDPOINT_URL=http://127.0.0.1:{moto_port} "
+        f".venv/bin/python manage.py demo_alarm ALARM\n"
+        f"  Celery workers log: var/worker.log          Mail sent: var/mail/new/ (one file a message)\n"
         f"  Stop with Ctrl-C.\n",
         flush=True,
     )
@@ -92,8 +134,9 @@ def run() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for process in (worker, sink):
+        for process in (*workers, sink, moto):
             process.terminate()
+        for process in (*workers, sink, moto):
             process.wait(10)
 
 

@@ -2,6 +2,10 @@ import os
 
 from celery import Celery
 
+from ccb import broker
+
+broker.install()  # filesystem:// (the zero-setup default) writes each message whole
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccb.settings")
 
 app = Celery("ccb")

@@ -6,6 +6,7 @@ finds what exists and changes nothing.
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +16,6 @@ from django.utils import timezone
 from ccb import scheduling, services
 from ccb.choices import BoardRole, ChangeType, Criticality, Status
 from ccb.models import Board, ChangeRequest, FreezeWindow, MaintenanceWindow, Service, StandardChangeTemplate
-from deployments import services as runbooks
-from deployments.models import Runbook
 
 User = get_user_model()
 
@@ -52,6 +51,9 @@ SERVICES = [
 ]
 # Weekly production windows: (name, services, zone, first start as local wall-clock time, minutes, RRULE).
 WINDOWS = [
+    # Open around the clock so a new user can deploy from the browser the moment the demo is up.
+    # Each occurrence lasts two days, so any timeline shorter than a day fits inside one of them.
+    ("Around the clock (demo)", ["feature-flags", "fraud-model"], "UTC", "2026-01-01T00:00", 2880, "FREQ=DAILY"),
     (
         "Tuesday and Thursday nights",
         ["api-gateway", "auth-service", "payments", "customer-db"],
@@ -70,41 +72,6 @@ WINDOWS = [
     ),
     ("Wednesday store releases", ["mobile-app"], "America/New_York", "2026-01-07T10:00", 480, "FREQ=WEEKLY;BYDAY=WE"),
 ]
-CANARY_RUNBOOK = """\
-stages:
-  - name: Deploy infrastructure
-    steps:
-      - {name: Update CloudFormation stack, type: cloudformation_update, timeout_seconds: 900,
-         params: {stack: fraud-model}, rollback: {type: cloudformation_rollback}}
-  - name: Canary
-    steps:
-      - {name: Shift 10% to the new alias, type: lambda_canary, timeout_seconds: 120, params: {weight: 10}}
-      - {name: Bake with alarms, type: cloudwatch_alarm_gate, timeout_seconds: 600,
-         params: {alarms: [fraud-model-errors, fraud-model-latency]}}
-    gate: {role: implementer, question: "Canary healthy?"}
-  - name: Full rollout
-    steps:
-      - {name: Shift 100%, type: lambda_canary, timeout_seconds: 120, params: {weight: 100}}
-      - {name: Smoke test, type: http_smoke_test, timeout_seconds: 120, params: {url: /healthz}}
-"""
-MOBILE_RUNBOOK = """\
-stages:
-  - name: Beta
-    steps:
-      - {name: Submit to TestFlight and Play beta, type: mobile_store_release, timeout_seconds: 3600}
-    gate: {role: verifier, question: "Beta crash-free rate above 99.5%?"}
-  - name: Staged rollout
-    steps:
-      - {name: Release to 10% of users, type: mobile_store_release, timeout_seconds: 600, params: {percent: 10}}
-      - {name: Enable feature flag, type: feature_flag, timeout_seconds: 60, params: {flag: new-checkout}}
-"""
-CERT_RUNBOOK = """\
-stages:
-  - name: Rotate
-    steps:
-      - {name: Import the renewed certificate, type: cloudformation_update, timeout_seconds: 300}
-      - {name: Smoke test, type: http_smoke_test, timeout_seconds: 60}
-"""
 # The smallest well-formed PDF: the demo's signed validation report.
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
@@ -159,9 +126,20 @@ def _packet(**overrides) -> dict:
     return packet
 
 
+class RunbookProvider(Protocol):
+    """Where the demo's runbooks come from: the execution layer writes and approves them."""
+
+    def version(self, *, key: str, board: Board, users: dict[str, User]) -> int:
+        """The id of the approved version of the demo runbook ``key`` (canary, mobile, cert)."""
+
+    def deploy(self, *, change: ChangeRequest, users: dict[str, User]) -> None:
+        """Run the scheduled change's runbook to its end, as its implementer and the team would."""
+
+
 class Seeder:
-    def __init__(self, password: str):
+    def __init__(self, password: str, runbooks: RunbookProvider | None = None):
         self.password = password
+        self.runbooks = runbooks
         self.now = timezone.now()
 
     def run(self) -> None:
@@ -234,19 +212,12 @@ class Seeder:
         slot = scheduling.free_slots(change, count=1, after=after)[0]
         services.change_request_schedule(change_id=change.pk, actor=self.users["frank"], planned_start=slot.start)
 
-    def _runbook(self, name: str, author: str, approver: str, source: str):
-        existing = Runbook.objects.filter(board=self.board, name=name).first()
-        if existing:
-            return existing.versions.order_by("-number").first()
-        version = runbooks.runbook_create(
-            actor=self.users[author], board=self.board, name=name, description=f"{name} (demo)", source_yaml=source
-        )
-        return runbooks.runbook_version_approve(actor=self.users[approver], version_id=version.pk)
-
     def _runbooks(self) -> None:
-        self.canary = self._runbook("Fraud model canary", "alice", "frank", CANARY_RUNBOOK)
-        self.mobile = self._runbook("Mobile staged release", "mia", "frank", MOBILE_RUNBOOK)
-        self.cert = self._runbook("Rotate TLS certificate", "frank", "erin", CERT_RUNBOOK)
+        if self.runbooks is None:
+            raise RuntimeError("The demo needs the execution layer's runbooks (deployments' seed_demo command).")
+        self.canary, self.mobile, self.cert = (
+            self.runbooks.version(key=key, board=self.board, users=self.users) for key in ("canary", "mobile", "cert")
+        )
         self.template = StandardChangeTemplate.objects.filter(board=self.board).first() or services.template_save(
             actor=self.admin,
             services=[self.services["api-gateway"]],
@@ -316,6 +287,20 @@ class Seeder:
                 conditions=rest[1] if len(rest) > 1 else [],
             )
 
+    def _ready_to_deploy(self) -> None:
+        """An approved canary booked in the around-the-clock window from now: frank can start it at once.
+        Seeding again books it again from now if its slot has passed."""
+        title = "Canary the fraud model v3 (ready to deploy)"
+        change, new = self._submitted(title, svc="fraud-model", implementer="frank")
+        if new:
+            self._vote(change, ("bob", "approve"), ("carol", "approve"))
+        change.refresh_from_db()
+        if change.status in (Status.APPROVED, Status.APPROVED_WITH_CONDITIONS) or (
+            change.status == Status.SCHEDULED and change.planned_end and change.planned_end <= timezone.now()
+        ):
+            start = timezone.now() + timedelta(seconds=1)
+            services.change_request_schedule(change_id=change.pk, actor=self.users["frank"], planned_start=start)
+
     def _changes(self) -> None:
         u = self.users
         self._draft("Enable fraud model v3 canary")
@@ -375,14 +360,14 @@ class Seeder:
         if new:
             self._vote(change, ("bob", "approve"), ("dave", "approve"))
             self._book(change, after=self.now + timedelta(days=3))
-        change, new = self._submitted("Enable AppConfig flag for smart retries", svc="feature-flags")
+        change, new = self._submitted("Enable AppConfig flag for smart retries", svc="feature-flags", runbook=self.cert)
         if new:
             self._vote(change, ("carol", "approve"), ("dave", "approve"))
-            self._book(change)
-            services.change_request_start_implementation(change_id=change.pk, actor=u["frank"])
-            services.change_request_finish_implementation(
-                change_id=change.pk, actor=u["frank"], outcome=Status.COMPLETED, notes="All stages green."
-            )
+            start = timezone.now() + timedelta(seconds=1)  # in the around-the-clock window, a moment from now
+            services.change_request_schedule(change_id=change.pk, actor=u["frank"], planned_start=start)
+            self.runbooks.deploy(
+                change=ChangeRequest.objects.get(pk=change.pk), users=u
+            )  # the engine runs it, gates answered by mia
             services.change_request_close(
                 change_id=change.pk,
                 actor=u["quinn"],
@@ -407,8 +392,9 @@ class Seeder:
                 data={"title": "Rotate gateway certificate (Dec)", "implementer": u["mia"]},
             )
             services.change_request_submit(change_id=std.pk, actor=u["frank"])
+        self._ready_to_deploy()  # last: the flag change above runs in the same window and must be done first
 
 
-def seed(password: str | None = None) -> list[tuple[str, str]]:
-    Seeder(password or settings.CCB_DEMO_PASSWORD).run()
+def seed(password: str | None = None, *, runbooks: RunbookProvider | None = None) -> list[tuple[str, str]]:
+    Seeder(password or settings.CCB_DEMO_PASSWORD, runbooks=runbooks).run()
     return [(name, role) for name, _, role in PERSONAS] + [("admin", "administrator (Django admin)")]

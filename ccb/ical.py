@@ -1,4 +1,5 @@
-"""The iCalendar (RFC 5545) feed people subscribe to. Only this module speaks the icalendar package.
+"""The iCalendar (RFC 5545) feed people subscribe to. Only this module speaks the icalendar package in
+ccb; the text is written (folded) by notifications.invites.to_ical, as the invites are.
 
 Every event is written with UTC instants, so a calendar app shows it in its viewer's own zone and no
 client has to agree with us on how a recurrence meets a clock change: window occurrences are
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from icalendar import Calendar, Event
 
 from ccb.models import ChangeRequest, FreezeWindow, MaintenanceWindow
+from notifications.invites import to_ical
 
 PAST = timedelta(days=30)
 AHEAD = timedelta(days=120)
@@ -123,4 +125,4 @@ def render(
         calendar.add_component(_freeze_event(freeze, stamp))
     for change in changes:
         calendar.add_component(_change_event(change, stamp, change_link(change)))
-    return calendar.to_ical()
+    return to_ical(calendar)

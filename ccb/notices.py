@@ -9,7 +9,7 @@ from ccb.models import ChangeRequest, Service
 from notifications import services as notifications
 
 
-def _context(change: ChangeRequest, actor, **extra) -> dict:
+def change_context(change: ChangeRequest, actor, **extra) -> dict:
     return {
         "reference": change.reference,
         "title": change.title,
@@ -23,11 +23,11 @@ def _context(change: ChangeRequest, actor, **extra) -> dict:
     }
 
 
-def _people(change: ChangeRequest, *more) -> list[int]:
+def change_people(change: ChangeRequest, *more) -> list[int]:
     return sorted({change.requester_id, change.implementer_id, *more} - {None})
 
 
-def _service_ids(change: ChangeRequest) -> list[int]:
+def change_service_ids(change: ChangeRequest) -> list[int]:
     return list(change.services.values_list("pk", flat=True))
 
 
@@ -36,9 +36,11 @@ def submitted(change: ChangeRequest, actor) -> None:
         event="submitted",
         change_id=change.pk,
         board_id=change.board_id,
-        service_ids=_service_ids(change),
-        user_ids=_people(change),
-        context=_context(change, actor, requested_start=change.requested_start, requested_end=change.requested_end),
+        service_ids=change_service_ids(change),
+        user_ids=change_people(change),
+        context=change_context(
+            change, actor, requested_start=change.requested_start, requested_end=change.requested_end
+        ),
     )
 
 
@@ -51,7 +53,7 @@ def on_agenda(change: ChangeRequest, actor, voters: set[int], tally_text: str) -
         event="on_agenda",
         change_id=change.pk,
         board_id=change.board_id,
-        context=_context(change, actor, quorum=tally_text),
+        context=change_context(change, actor, quorum=tally_text),
         exclude_user_ids=notifications.told_user_ids(asked) | ({actor.pk} if actor is not None else set()),
     )
 
@@ -63,7 +65,7 @@ def vote_needed(change: ChangeRequest, actor, voters: set[int], tally_text: str)
         event="vote_needed",
         change_id=change.pk,
         user_ids=sorted(voters),
-        context=_context(change, actor, quorum=tally_text),
+        context=change_context(change, actor, quorum=tally_text),
     )
 
 
@@ -72,9 +74,9 @@ def decision(change: ChangeRequest, actor, *, outcome: str, label: str, rational
         event="decision",
         change_id=change.pk,
         board_id=change.board_id,
-        service_ids=_service_ids(change),
-        user_ids=_people(change),
-        context=_context(
+        service_ids=change_service_ids(change),
+        user_ids=change_people(change),
+        context=change_context(
             change,
             actor,
             outcome=outcome,
@@ -92,9 +94,9 @@ def withdrawn(change: ChangeRequest, actor, *, was: str, reason: str) -> None:
             event="unscheduled",
             change_id=change.pk,
             board_id=change.board_id,
-            service_ids=_service_ids(change),
-            user_ids=_people(change),
-            context=_context(change, actor, reason=reason, start=change.planned_start, end=change.planned_end),
+            service_ids=change_service_ids(change),
+            user_ids=change_people(change),
+            context=change_context(change, actor, reason=reason, start=change.planned_start, end=change.planned_end),
             calendar={
                 "uid": f"change-{change.pk}@ccb",
                 "start": change.planned_start.isoformat(),
@@ -108,8 +110,8 @@ def withdrawn(change: ChangeRequest, actor, *, was: str, reason: str) -> None:
             event="withdrawn",
             change_id=change.pk,
             board_id=change.board_id,
-            user_ids=_people(change),
-            context=_context(change, actor, reason=reason),
+            user_ids=change_people(change),
+            context=change_context(change, actor, reason=reason),
         )
 
 
@@ -119,7 +121,7 @@ def customer_notice(change: ChangeRequest) -> None:
     if audience == NotificationAudience.NONE or not change.notification_body.strip():
         return
     service_ids = {
-        NotificationAudience.AFFECTED: _service_ids(change),
+        NotificationAudience.AFFECTED: change_service_ids(change),
         NotificationAudience.ALL: list(Service.objects.values_list("pk", flat=True)),
     }.get(audience, [])
     notifications.notify(
@@ -138,32 +140,11 @@ def customer_notice(change: ChangeRequest) -> None:
     )
 
 
-def deployment_started(change: ChangeRequest, actor) -> None:
-    notifications.notify(
-        event="deployment_started",
-        change_id=change.pk,
-        service_ids=_service_ids(change),
-        user_ids=_people(change),
-        context=_context(change, actor, started_at=change.implementation_started_at),
-    )
-
-
-def finished(change: ChangeRequest, actor) -> None:
-    notifications.notify(
-        event=change.status,
-        change_id=change.pk,
-        board_id=change.board_id,
-        service_ids=_service_ids(change),
-        user_ids=_people(change),
-        context=_context(change, actor, notes=change.implementation_notes, outcome_label=change.get_status_display()),
-    )
-
-
 def closed(change: ChangeRequest, actor) -> None:
     notifications.notify(
         event="closed",
         change_id=change.pk,
-        service_ids=_service_ids(change),
-        user_ids=_people(change),
-        context=_context(change, actor, review=change.exit_criteria.get("review", "")),
+        service_ids=change_service_ids(change),
+        user_ids=change_people(change),
+        context=change_context(change, actor, review=change.exit_criteria.get("review", "")),
     )

@@ -14,9 +14,8 @@ from guardian.shortcuts import get_group_perms, get_user_perms
 from ccb.choices import BoardRole
 from ccb.exceptions import PolicyViolation
 
-if TYPE_CHECKING:  # type names only: ccb never imports deployments at run time
+if TYPE_CHECKING:  # type names only
     from ccb.models import Board, ChangeRequest
-    from deployments.models import RunbookVersion
 
 ROLE_CODENAME = {role: f"board_{role}" for role in BoardRole.values}
 
@@ -72,6 +71,20 @@ def assert_can_edit(*, actor: User, change: ChangeRequest) -> None:
     assert_not_read_only(actor=actor, board=change.board, target=change)
     if change.requester_id != actor.pk:
         _refuse("requester_only_edits", "Only the change's requester may edit or submit it.", actor, change)
+
+
+def assert_can_withdraw(*, actor: User, change: ChangeRequest) -> None:
+    """The requester withdraws their own change; the board's chair may withdraw anyone else's."""
+    if has_role(actor, change.board, BoardRole.CHAIR) and not is_author(actor, change):
+        return
+    assert_can_edit(actor=actor, change=change)
+
+
+def assert_can_satisfy_condition(*, actor: User, change: ChangeRequest) -> None:
+    """A condition of the approval is attested as met by the change's requester or its implementer."""
+    if actor.pk in (change.requester_id, change.implementer_id):
+        return
+    assert_can_implement(actor=actor, change=change)
 
 
 def assert_implementer_allowed(*, implementer: User | None, change: ChangeRequest, actor: User) -> None:
@@ -143,6 +156,58 @@ def assert_can_implement(*, actor: User, change: ChangeRequest) -> None:
         _refuse("implementer_needs_role", f"You are no longer an implementer on {change.board}.", actor, change)
 
 
+def assert_is_engine(*, actor: User, change: ChangeRequest) -> None:
+    """Outcomes of deployments come from their runs: ccb's engine records them, no person does."""
+    from ccb.principals import is_system
+
+    if not is_system(actor):
+        _refuse(
+            "engine_records_outcomes",
+            "A deployment's outcome is recorded by ccb's engine from its run; start a run instead.",
+            actor,
+            change,
+        )
+
+
+def assert_can_answer_gate(*, actor: User, change: ChangeRequest, role: str, starter: User, not_starter: bool) -> None:
+    """A go/no-go is answered by the role the runbook names; never by an approver of the change (whoever
+    voted to approve its current revision or decided it); not by whoever started the run when the
+    runbook says so."""
+    if role not in ROLE_CODENAME or not has_role(actor, change.board, role):
+        _refuse("gate_needs_role", f"This go/no-go is answered by a {role} of {change.board}.", actor, change)
+    approved = (
+        change.votes.filter(
+            voter=actor, revision_id=change.current_revision_id, decision="approve", voided_at__isnull=True
+        ).exists()
+        or change.decisions.filter(revision_id=change.current_revision_id, decided_by=actor).exists()
+    )
+    if approved:
+        _refuse("gate_not_by_approver", "You approved this change, so its go/no-go is someone else's.", actor, change)
+    if not_starter and starter.pk == actor.pk:
+        _refuse("gate_not_by_starter", "You started this run; the runbook asks someone else to answer.", actor, change)
+
+
+def assert_can_abort_run(*, actor: User, change: ChangeRequest) -> None:
+    if change.implementer_id == actor.pk or has_role(actor, change.board, BoardRole.CHAIR):
+        return
+    _refuse(
+        "implementer_or_chair_aborts",
+        "Only the change's implementer or the board's chair aborts its run.",
+        actor,
+        change,
+    )
+
+
+def assert_can_accept_drift(*, actor: User, change: ChangeRequest) -> None:
+    if not has_role(actor, change.board, BoardRole.CHAIR) or is_author(actor, change):
+        _refuse(
+            "chair_accepts_drift",
+            f"Only the chair of {change.board} accepts drift from the approved plan.",
+            actor,
+            change,
+        )
+
+
 def assert_can_close(*, actor: User, change: ChangeRequest) -> None:
     if has_role(actor, change.board, BoardRole.CHAIR) or has_role(actor, change.board, BoardRole.VERIFIER):
         return
@@ -154,7 +219,7 @@ def assert_can_close(*, actor: User, change: ChangeRequest) -> None:
     )
 
 
-def assert_can_approve_runbook(*, actor: User, version: RunbookVersion) -> None:
+def assert_can_approve_runbook(*, actor: User, version: Any) -> None:
     if version.created_by_id == actor.pk:
         _refuse(
             "runbook_author_cannot_approve",

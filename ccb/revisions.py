@@ -2,6 +2,7 @@
 
 import hashlib
 
+from ccb import execution
 from ccb.audit import canonical_json
 from ccb.models import ChangeRequest
 from ccb.models.changes import PACKET_FIELDS
@@ -16,7 +17,7 @@ def _plain(value):
 
 
 def snapshot(change: ChangeRequest) -> dict:
-    runbook = change.runbook_version
+    runbook = execution.runbook_of(change=change)
     return {
         "packet": {name: _plain(getattr(change, name)) for name in PACKET_FIELDS},
         "board": change.board_id,
@@ -27,7 +28,7 @@ def snapshot(change: ChangeRequest) -> dict:
         "runbook": None
         if runbook is None
         else {
-            "id": runbook.pk,
+            "id": runbook.version_id,
             "runbook": runbook.runbook_id,
             "version": runbook.number,
             "content_hash": runbook.content_hash,

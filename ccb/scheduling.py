@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from ccb import recurrence
+from ccb import execution
 from ccb.choices import OCCUPYING_STATES, Environment, ScheduleRule
 from ccb.exceptions import Conflict, PacketInvalid
 from ccb.models import ChangeRequest, FreezeWindow, MaintenanceWindow, Service
@@ -26,7 +26,11 @@ SLOT_HORIZON = timedelta(days=366)
 
 @dataclass(frozen=True)
 class Problem:
-    """One rule a timeline breaks, with what it breaks against (a window, a freeze or another change)."""
+    """One rule a timeline breaks, with what it breaks against (a window, a freeze or another change).
+
+    ``pieces`` is the explanation as text and (start, end) instants, so each reader sees the times in
+    their own zone (``problem_text``); ``message`` is it written out in the zone active when found.
+    """
 
     rule: str
     message: str
@@ -34,13 +38,44 @@ class Problem:
     window: int | None = None
     freeze: int | None = None
     change: int | None = None
+    pieces: tuple = ()
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["pieces"] = [
+            p if isinstance(p, str) else {"start": p[0].isoformat(), "end": p[1].isoformat()} for p in self.pieces
+        ]
+        return data
 
     @property
     def key(self) -> tuple:
         return (self.rule, self.service, self.window, self.freeze, self.change)
+
+
+def _problem(rule: str, *pieces, **about) -> Problem:
+    return Problem(rule, _render(pieces), pieces=tuple(pieces), **about)
+
+
+def _render(pieces, tz=None) -> str:
+    return "".join(p if isinstance(p, str) else _fmt_range(p[0], p[1], tz) for p in pieces)
+
+
+def problem_text(problem: dict, tz) -> str:
+    """A stored problem (``Problem.as_dict``) written out in ``tz``; a row stored before problems kept
+    their pieces shows its message as it was stored."""
+    pieces = problem.get("pieces")
+    if not pieces:
+        return str(problem.get("message", ""))
+    try:
+        return _render(
+            [
+                p if isinstance(p, str) else (datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]))
+                for p in pieces
+            ],
+            tz,
+        )
+    except (KeyError, TypeError, ValueError):
+        return str(problem.get("message", ""))
 
 
 @dataclass(frozen=True)
@@ -60,12 +95,38 @@ class ScheduleRefused(Conflict):
         self.problems = problems
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """How long a booking lasts: the deployment (the longer of the runbook version's step timeouts and the
+    packet's estimated duration, whichever are known) plus the packet's time to roll back, so a slot
+    always has room to undo the change inside the same window."""
+
+    runbook: int | None
+    estimate: int | None
+    rollback: int
+
+    @property
+    def deployment(self) -> int | None:
+        known = [m for m in (self.runbook, self.estimate) if m]
+        return max(known) if known else None
+
+    @property
+    def minutes(self) -> int | None:
+        return self.deployment + self.rollback if self.deployment else None
+
+
+def timeline(change: ChangeRequest) -> Timeline:
+    runbook = execution.runbook_of(change=change)
+    return Timeline(
+        runbook=runbook.planned_minutes if runbook is not None and runbook.planned_minutes > 0 else None,
+        estimate=change.estimated_duration_minutes or None,
+        rollback=change.rollback_minutes or 0,
+    )
+
+
 def timeline_minutes(change: ChangeRequest) -> int | None:
-    """The deployment's length: the linked runbook version's estimate if it has one, else the packet's."""
-    runbook = change.runbook_version
-    if runbook is not None and runbook.estimated_minutes > 0:
-        return runbook.estimated_minutes
-    return change.estimated_duration_minutes or None
+    """The length a booking covers (see Timeline); None when the deployment's length is unknown."""
+    return timeline(change).minutes
 
 
 def require_timeline(change: ChangeRequest) -> timedelta:
@@ -146,17 +207,17 @@ def _windows_by_service(service_ids: Iterable[int], environment: str) -> dict[in
     return found
 
 
-def _outside_detail(svc: Service, env: str, windows, occurrences, start, end) -> tuple[str, int | None]:
+def _outside_detail(svc: Service, env: str, windows, occurrences, start, end) -> tuple[tuple, int | None]:
     if not occurrences:
         names = ", ".join(f"'{w.name}'" for w in windows)
-        return f"it falls outside every maintenance window for {svc.name} in {env} ({names})", windows[0].pk
+        return (f"it falls outside every maintenance window for {svc.name} in {env} ({names})",), windows[0].pk
     window, o_start, o_end = max(occurrences, key=lambda o: min(o[2], end) - max(o[1], start))
-    where = f"'{window.name}' ({_fmt_range(o_start, o_end, recurrence.zone(window.time_zone))})"
+    where = (f"'{window.name}' (", (o_start, o_end), ")")
     if start < o_start and end > o_end:
-        return f"it is longer than {where}", window.pk
+        return ("it is longer than ", *where), window.pk
     if start < o_start:
-        return f"it starts {_span(o_start - start)} before {where} opens", window.pk
-    return f"it runs {_span(end - o_end)} past the end of {where}", window.pk
+        return (f"it starts {_span(o_start - start)} before ", *where, " opens"), window.pk
+    return (f"it runs {_span(end - o_end)} past the end of ", *where), window.pk
 
 
 def window_problems(change: ChangeRequest, services: list[Service], start: datetime, end: datetime) -> list[Problem]:
@@ -185,10 +246,13 @@ def window_problems(change: ChangeRequest, services: list[Service], start: datet
             continue
         detail, window_id = _outside_detail(svc, env, windows, occurrences, start, end)
         problems.append(
-            Problem(
+            _problem(
                 ScheduleRule.OUTSIDE_WINDOW,
-                f"The timeline {_fmt_range(start, end)} does not fit inside one occurrence of a maintenance window "
-                f"for {svc.name} in {env}: {detail}.",
+                "The timeline ",
+                (start, end),
+                f" does not fit inside one occurrence of a maintenance window for {svc.name} in {env}: ",
+                *detail,
+                ".",
                 service=svc.slug,
                 window=window_id,
             )
@@ -219,10 +283,13 @@ def covering_freezes(
 
 def freeze_problems(change: ChangeRequest, services: list[Service], start: datetime, end: datetime) -> list[Problem]:
     return [
-        Problem(
+        _problem(
             ScheduleRule.FREEZE,
-            f"The timeline {_fmt_range(start, end)} overlaps the freeze '{f.name}' "
-            f"({_fmt_range(f.start, f.end)}): {f.reason}",
+            "The timeline ",
+            (start, end),
+            f" overlaps the freeze '{f.name}' (",
+            (f.start, f.end),
+            f"): {f.reason}",
             freeze=f.pk,
         )
         for f in covering_freezes(change, services, start, end)
@@ -272,11 +339,13 @@ def conflict_problems(change: ChangeRequest, services: list[Service], start: dat
             else (f"{other.reference} (on another board)")
         )
         problems.append(
-            Problem(
+            _problem(
                 ScheduleRule.CONFLICT,
-                f"The timeline {_fmt_range(start, end)} overlaps {name} ({other.get_status_display().lower()} "
-                f"{_fmt_range(other.planned_start, other.planned_end)}) on {hit.name}, "
-                f"{_relation_text(relation, hit, own[origin])}.",
+                "The timeline ",
+                (start, end),
+                f" overlaps {name} ({other.get_status_display().lower()} ",
+                (other.planned_start, other.planned_end),
+                f") on {hit.name}, {_relation_text(relation, hit, own[origin])}.",
                 service=hit.slug,
                 change=other.pk,
             )

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any, cast
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -10,8 +11,8 @@ from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_users_with_perms
 
+from ccb import execution, policies, quorum, risk
 from ccb import filters as list_filters
-from ccb import policies, quorum, risk
 from ccb.choices import (
     REVIEW_STATES,
     RISK_ORDER,
@@ -95,9 +96,7 @@ def service_list(*, user: User, filters: Filters = None) -> QuerySet[Service]:
 
 
 def template_list(*, user: User, filters: Filters = None) -> QuerySet[StandardChangeTemplate]:
-    qs = StandardChangeTemplate.objects.select_related(
-        "board", "approved_by", "runbook_version__runbook"
-    ).prefetch_related("services")
+    qs = StandardChangeTemplate.objects.select_related("board", "approved_by").prefetch_related("services")
     return list_filters.apply(list_filters.TemplateFilter, qs, filters)
 
 
@@ -301,10 +300,17 @@ def entry_criteria(*, change: ChangeRequest) -> dict[str, list[str]]:
             need("validation_report", "Attach the signed Phase 5 validation report (signer and date).")
     if not change.rollback_steps.strip() or change.rollback_minutes is None:
         need("rollback_plan", "Describe the rollback steps and the time they take.")
-    if change.runbook_version_id is None:
+    runbook = execution.runbook_of(change=change)
+    if runbook is None:
         need("runbook_version", "Link the deployment runbook.")
-    elif change.runbook_version and change.runbook_version.approved_at is None:
+    elif not runbook.approved:
         need("runbook_version", "The linked runbook version has not been reviewed and approved yet.")
+    elif runbook.needs_review:
+        need(
+            "runbook_version",
+            f"{runbook.label} was written before typed runbooks and needs review: make a "
+            "new version in the current schema and have it approved.",
+        )
     if change.notification_audience != NotificationAudience.NONE and not (
         change.notification_subject.strip() and change.notification_body.strip()
     ):
@@ -346,3 +352,57 @@ def tally(*, change: ChangeRequest) -> quorum.Tally:
         chair_ids=chairs,
         votes=votes,
     )
+
+
+# --- what the pages offer: boards to file on, eligible implementers, conditions to carry ---------------
+
+
+def boards_for_filing(*, user: User) -> list[Board]:
+    """Boards on which the user may file a change: every board where they are not read-only."""
+    allowed = []
+    for board in Board.objects.order_by("name"):
+        try:
+            policies.assert_not_read_only(actor=user, board=board)
+        except PolicyViolation:
+            continue
+        allowed.append(board)
+    return allowed
+
+
+def implementer_candidates(*, board: Board, actor: User, change: ChangeRequest | None = None) -> QuerySet[User]:
+    """Who may be named to implement a change on this board: what policies.assert_implementer_allowed
+    accepts (the board's implementers; not the requester unless the board allows it; no approver)."""
+    draft = change if change is not None else ChangeRequest(board=board, requester=actor)
+    holders = cast(
+        "QuerySet[User]", get_users_with_perms(board, with_group_users=True, only_with_perms_in=["board_implementer"])
+    )
+    eligible = []
+    for person in holders:
+        if not person.is_active:
+            continue
+        try:
+            policies.assert_implementer_allowed(implementer=person, change=draft, actor=actor)
+        except PolicyViolation:
+            continue
+        eligible.append(person.pk)
+    return get_user_model().objects.filter(pk__in=eligible).order_by("username")
+
+
+def proposed_conditions(*, change: ChangeRequest) -> list[str]:
+    """Conditions members attached to their approvals of the current revision, once each, in order."""
+    votes = Vote.objects.filter(
+        revision_id=change.current_revision_id, voided_at__isnull=True, decision="approve"
+    ).order_by("created_at")
+    return list(dict.fromkeys(text for vote in votes for text in vote.conditions))
+
+
+def boards_managing_windows(*, user: User) -> list[Board]:
+    """Boards whose maintenance windows and freezes the user may set (policies.assert_can_manage_windows)."""
+    allowed = []
+    for board in Board.objects.order_by("name"):
+        try:
+            policies.assert_can_manage_windows(actor=user, board=board)
+        except PolicyViolation:
+            continue
+        allowed.append(board)
+    return allowed

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "csp",
     "ccb",
     "deployments",
     "notifications",
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "ccb.web.middleware.ViewerTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the response
 ]
@@ -84,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ccb.web.context.navigation",
             ],
+            "libraries": {"ccb": "ccb.web.templatetags"},
         },
     },
 ]
@@ -198,6 +201,8 @@ SPECTACULAR_SETTINGS = {
         "DecisionOutcomeEnum": "ccb.choices.DecisionOutcome",
         "ImplementationOutcomeEnum": "ccb.choices.ImplementationOutcome",
         "StatusEnum": "ccb.choices.Status",
+        "RunStatusEnum": "deployments.models.RunStatus",
+        "StepStatusEnum": "deployments.models.StepStatus",
     },
 }
 
@@ -236,6 +241,22 @@ CCB_DEMO_PASSWORD = os.environ.get("CCB_DEMO_PASSWORD", "ccb-demo")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+# Scripts and styles come from our own static files only: no inline script or style, no eval, no framing.
+# The API docs page alone adds data: images (Swagger UI's icons; see ccb.web.views.ApiDocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
@@ -259,10 +280,19 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-nightly": {"task": "ccb.audit_verify", "schedule": 24 * 60 * 60, "options": {"queue": "exports"}},
     "refusal-windows-digest": {"task": "ccb.refusal_windows_digest", "schedule": 60, "options": {"queue": "default"}},
+    # Re-queues what the broker lost or a dead worker left: expired step leases, passed countdowns,
+    # held runs whose freeze ended, armed changes whose slot opened.
+    "deployments-sweep": {
+        "task": "deployments.sweep",
+        "schedule": 15.0,
+        "options": {"queue": "deployments", "expires": 14},
+    },
 }
+# How long a worker's claim on a step lasts without a heartbeat before another may take it over.
+CCB_STEP_LEASE_SECONDS = int(os.environ.get("CCB_STEP_LEASE_SECONDS", "60"))
 # Repeats of one person's refusal under one rule within this many seconds share one chain event.
 CCB_REFUSAL_WINDOW_SECONDS = int(os.environ.get("CCB_REFUSAL_WINDOW_SECONDS", "60"))
 from notifications import celery_config as notifications_celery  # noqa: E402
 
-CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES}
+CELERY_TASK_ROUTES = {**notifications_celery.TASK_ROUTES, "deployments.*": {"queue": "deployments"}}
 CELERY_BEAT_SCHEDULE.update(notifications_celery.BEAT_SCHEDULE)

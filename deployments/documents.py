@@ -375,16 +375,18 @@ def release_plan(document: dict, environment: str | None = None) -> ReleasePlan:
             kind = steps.get(step["type"])
             try:
                 params = step_params(step, document, env)
-                seconds = max(kind.planned_seconds(params), 0) if step["type"] != "manual_gate" else 0
+                seconds = 0 if step["type"] == "manual_gate" else max(kind.planned_seconds(params), 0)
+                if not seconds and kind.kind == "action":  # an action that cannot say: its timeout bounds it
+                    seconds = step.get("timeout_seconds", 0)
                 undo_text = kind.rollback_summary(params)
             except (ValidationError, KeyError):
                 seconds, undo_text = step.get("timeout_seconds", 0), "Restore what the step changed."
             if step["type"] == "manual_gate":
-                p = step["params"]
+                p = steps.get("manual_gate").params.model_validate(step["params"])
                 decision = {
-                    "question": p["question"],
-                    "role": p["role"],
-                    "not_starter": p["not_starter"],
+                    "question": p.question,  # type: ignore[attr-defined]
+                    "role": p.role,  # type: ignore[attr-defined]
+                    "not_starter": p.not_starter,  # type: ignore[attr-defined]
                     "timeout_seconds": step["timeout_seconds"],
                 }
             else:

@@ -1,50 +1,26 @@
 """Runbooks: versions parsed from YAML and validated, and their review and approval."""
 
-import yaml
 from django.contrib.auth.models import User
 from django.db.models import Max
 from django.utils import timezone
 
 from ccb import audit, policies
-from ccb.choices import AuditAction, BoardRole
+from ccb.choices import AuditAction
 from ccb.exceptions import Conflict, PacketInvalid
 from ccb.models import Board
 from ccb.services.base import service
 
+from . import documents
 from .models import Runbook, RunbookVersion
-
-GATE_ROLES = {BoardRole.CHAIR, BoardRole.IMPLEMENTER, BoardRole.VERIFIER, BoardRole.MEMBER}
 
 
 def parse_document(source: str) -> dict:
-    """The runbook document from YAML, or PacketInvalid naming what is wrong and where."""
+    """The stored document for a runbook's YAML (deployments.documents), or PacketInvalid on
+    ``source_yaml`` with each error's line and field."""
     try:
-        document = yaml.safe_load(source)
-    except yaml.YAMLError as exc:
-        raise PacketInvalid({"source_yaml": [f"Not valid YAML: {exc}"]}) from exc
-    errors: list[str] = []
-    stages = document.get("stages") if isinstance(document, dict) else None
-    if not isinstance(stages, list) or not stages:
-        raise PacketInvalid({"source_yaml": ["The runbook needs a non-empty list under 'stages'."]})
-    for i, stage in enumerate(stages, 1):
-        if not isinstance(stage, dict) or not str(stage.get("name", "")).strip():
-            errors.append(f"Stage {i} needs a name.")
-            continue
-        steps = stage.get("steps")
-        if not isinstance(steps, list) or not steps:
-            errors.append(f"Stage '{stage['name']}' needs a non-empty list of steps.")
-            continue
-        for j, step in enumerate(steps, 1):
-            if not isinstance(step, dict) or not step.get("name") or not step.get("type"):
-                errors.append(f"Step {j} of stage '{stage['name']}' needs a name and a type.")
-            elif not isinstance(step.get("timeout_seconds", 0), int) or step.get("timeout_seconds", 0) < 0:
-                errors.append(f"Step '{step['name']}': timeout_seconds must be a whole number of seconds.")
-        gate = stage.get("gate")
-        if gate is not None and (not isinstance(gate, dict) or gate.get("role") not in GATE_ROLES):
-            errors.append(f"The gate after stage '{stage['name']}' must name a role: {', '.join(sorted(GATE_ROLES))}.")
-    if errors:
-        raise PacketInvalid({"source_yaml": errors})
-    return document
+        return documents.parse(source)
+    except documents.DocumentInvalid as exc:
+        raise PacketInvalid({"source_yaml": exc.errors}) from None
 
 
 @service

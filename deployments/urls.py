@@ -1,3 +1,8 @@
 from django.urls import include, path
 
-urlpatterns = [path("api/v1/", include("deployments.api.urls"))]
+from . import views
+
+urlpatterns = [
+    path("api/v1/", include("deployments.api.urls")),
+    path("runbooks/<int:pk>/", views.runbook_detail, name="runbook-page"),
+]

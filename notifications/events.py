@@ -17,6 +17,7 @@ class Event(models.TextChoices):
     SCHEDULE_CONFLICT = "schedule_conflict", "A scheduling conflict"
     DEPLOYMENT_STARTED = "deployment_started", "A deployment started"
     GATE_WAITING = "gate_waiting", "A go/no-go gate waits for an answer"
+    DEPLOYMENT_PROGRESS = "deployment_progress", "News from a running deployment (a runbook's notify step)"
     COMPLETED = "completed", "A change was completed"
     ROLLED_BACK = "rolled_back", "A change was rolled back"
     FAILED = "failed", "A change failed"

@@ -3,6 +3,8 @@
 One UID per slot for its whole life: the first invite is METHOD:REQUEST, a move is another REQUEST
 with a higher SEQUENCE, a withdrawal is METHOD:CANCEL with a higher SEQUENCE still. The last one
 sent is kept in CalendarInvite, so the sequence only grows even when the caller does not track it.
+
+``to_ical`` is the one place iCalendar text is written, for these invites and for ccb's feed.
 """
 
 import datetime as dt
@@ -19,6 +21,41 @@ from . import conf
 from .models import CalendarInvite
 
 PRODID = "-//ccb//Change Control Board//EN"
+FOLD_OCTETS = 75  # RFC 5545 3.1: a physical line is at most 75 octets, not counting the CRLF
+
+
+def _units(line: str):
+    r"""A content line in the pieces a fold must not separate: one character, or an escape (a TEXT
+    backslash escape such as \\ or \; and an RFC 6868 parameter escape such as ^n) with what it escapes."""
+    i = 0
+    while i < len(line):
+        step = 2 if i + 1 < len(line) and (line[i] == "\\" or (line[i] == "^" and line[i + 1] in "n^'")) else 1
+        yield line[i : i + step]
+        i += step
+
+
+def fold(line: str) -> str:
+    r"""One content line folded at 75 octets (a continuation line's leading space counts), never inside a
+    UTF-8 character or an escape. icalendar's own folding can leave a lone backslash of a ``\\`` pair at
+    the end of a line, which strict clients read as a different text."""
+    lines: list[str] = []
+    current: list[str] = []
+    size = 0
+    for unit in _units(line):
+        octets = len(unit.encode())
+        limit = FOLD_OCTETS - (1 if lines else 0)
+        if current and size + octets > limit:
+            lines.append("".join(current))
+            current, size = [], 0
+        current.append(unit)
+        size += octets
+    lines.append("".join(current))
+    return "\r\n ".join(lines)
+
+
+def to_ical(component: icalendar.Component) -> bytes:
+    """The component (a calendar with its events) as iCalendar bytes, folded by ``fold``."""
+    return "".join(fold(str(line)) + "\r\n" for line in component.content_lines() if line).encode()
 
 
 @dataclass(frozen=True)
@@ -113,4 +150,4 @@ def build_ics(slot: Slot, *, attendee: str) -> str:
     )
     event.add("attendee", guest)
     cal.add_component(event)
-    return cal.to_ical().decode()
+    return to_ical(cal).decode()

@@ -103,7 +103,8 @@ class Subscription(models.Model):
 
 
 class Preference(models.Model):
-    """One person's choices across all their mail: events turned off, everything off, the daily digest."""
+    """One person's choices across all their mail: events turned off, everything off, the daily digest,
+    and the time zone their mail is written in (the one their browser reports, recorded as they browse)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -116,6 +117,11 @@ class Preference(models.Model):
     muted_events = models.JSONField(default=list, blank=True, validators=[validate_events])
     all_off = models.BooleanField(default=False, help_text="Unsubscribed from every ccb email.")
     digest = models.BooleanField(default=False, help_text="A daily email listing the changes awaiting my vote.")
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA zone this person's browser last reported; their mail shows times in it (blank: UTC).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

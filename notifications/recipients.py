@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -22,6 +22,7 @@ class Recipient:
     email: str
     user_id: int | None = None
     name: str = ""
+    time_zone: str = ""  # the IANA zone their mail is written in; blank: UTC
 
     @property
     def person(self) -> Person:
@@ -53,7 +54,12 @@ def resolve(
         wanted_users |= registry.board_member_ids(board_id) - own_rows
     people = _people(wanted_users, wanted_emails)
     preferences = _preferences(people)
-    return [r for r in people if _allowed(r, event, preferences)]
+    return [_with_zone(r, preferences) for r in people if _allowed(r, event, preferences)]
+
+
+def _with_zone(recipient: Recipient, preferences: dict[str, Preference]) -> Recipient:
+    preference = preferences.get(recipient.person.key)
+    return replace(recipient, time_zone=preference.time_zone) if preference is not None else recipient
 
 
 def _clean_address(address: str) -> str:

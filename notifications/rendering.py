@@ -3,6 +3,7 @@ templates/notifications/emails/<event>.subject.txt, .txt and .html."""
 
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,14 +47,48 @@ def change_url(change_id: int | None) -> str:
 def render(
     *, event: str, recipient: Recipient, context: dict, change_id: int | None, slot: Slot | None = None
 ) -> Rendered:
+    zone = reader_zone(recipient)
     ctx = _context(event=event, recipient=recipient, context=context, change_id=change_id, slot=slot)
-    # Mail is read by many people in many places: times are shown in UTC, said so, and the .ics
-    # carries the instant for each reader's calendar. Never the zone of whoever caused the event.
-    with timezone.override(dt.UTC), translation.override(settings.LANGUAGE_CODE):
+    ctx["problems"] = [_problem_text(p, zone) for p in ctx.get("problems") or []]
+    # Each reader's mail shows times in the zone their browser last reported (Preference.time_zone),
+    # named; UTC, named, for people whose zone is unknown. Never the zone of whoever caused the event.
+    # The .ics carries the instants for each reader's calendar.
+    with timezone.override(zone), translation.override(settings.LANGUAGE_CODE):
         subject = render_to_string(f"{TEMPLATE_DIR}/{event}.subject.txt", ctx)
         text = render_to_string(f"{TEMPLATE_DIR}/{event}.txt", ctx)
         html = render_to_string(f"{TEMPLATE_DIR}/{event}.html", ctx)
     return Rendered(subject=_one_line(subject), text=_tidy_text(text), html=html.strip() + "\n")
+
+
+def reader_zone(recipient: Recipient) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(recipient.time_zone) if recipient.time_zone else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _range_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    if a.date() == b.date():
+        return f"{a:%a} {a.day} {a:%b %Y, %H:%M}–{b:%H:%M %Z}"
+    return f"{a:%a} {a.day} {a:%b %Y, %H:%M %Z} – {b:%a} {b.day} {b:%b %Y, %H:%M %Z}"
+
+
+def _problem_text(problem, zone: dt.tzinfo) -> str:
+    """A schedule problem as text in the reader's zone: ``{"message", "pieces"}`` where each piece is text
+    or ``{"start", "end"}`` (ISO 8601); a plain string is shown as it is."""
+    if not isinstance(problem, dict):
+        return str(problem)
+    out = []
+    for piece in problem.get("pieces") or [problem.get("message", "")]:
+        if isinstance(piece, dict):
+            start, end = as_datetime(piece.get("start")), as_datetime(piece.get("end"))
+            if start is None or end is None:
+                return str(problem.get("message", ""))
+            out.append(_range_text(start, end, zone))
+        else:
+            out.append(str(piece))
+    return "".join(out)
 
 
 def _context(*, event: str, recipient: Recipient, context: dict, change_id: int | None, slot: Slot | None) -> dict:

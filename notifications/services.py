@@ -6,6 +6,7 @@ with the event itself, and sending starts only after commit (a Celery task per r
 """
 
 import logging
+import zoneinfo
 from collections.abc import Iterable
 from email.utils import make_msgid, parseaddr
 from functools import partial
@@ -39,8 +40,8 @@ def notify(
     """Queue the messages for one event; returns the outbox ids written.
 
     event: a stable name (submitted, on_agenda, vote_needed, decision, scheduled, rescheduled,
-    unscheduled, schedule_conflict, deployment_started, gate_waiting, completed, rolled_back,
-    failed, closed, withdrawn, customer_notification; see ``events.Event``). An unknown name
+    unscheduled, schedule_conflict, deployment_started, gate_waiting, deployment_progress, completed,
+    rolled_back, failed, closed, withdrawn, customer_notification; see ``events.Event``). An unknown name
     raises ValueError. Recipients: the users named, the plain addresses, and whoever subscribed to
     the change, the board or the services (a board's members are subscribed to it); each person
     once, and nobody who turned this event off. context: plain data for the templates (titles,
@@ -214,6 +215,25 @@ def preference_save(
     return preference
 
 
+def time_zone_record(*, user_id: int, name: str) -> bool:
+    """Remember the IANA zone a signed-in person's browser reports, for their mail; True if it changed.
+
+    A name that is not a zone is ignored (it comes from a cookie)."""
+    if not name or len(name) > 64:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    with transaction.atomic():
+        preference = _preference_for_update(Person(user_id=user_id, email=""))
+        if preference.time_zone == name:
+            return False
+        preference.time_zone = name
+        preference.save(update_fields=["time_zone", "updated_at"])
+    return True
+
+
 def unsubscribe(*, token: str, everything: bool = False) -> tuple[Person, str, Preference]:
     """Apply a one-click unsubscribe link: that event off, or every email. Raises signing.BadSignature."""
     person, event = tokens.read_unsubscribe(token)
@@ -261,6 +281,7 @@ def digest_send(*, day) -> list[int]:
         .select_related("user")
     )
     users = {p.user_id: p.user for p in opted_in if Event.DIGEST not in p.muted_events}
+    zones = {p.user_id: p.time_zone for p in opted_in}
     if not users:
         return []
     awaiting = source(sorted(users))
@@ -269,13 +290,15 @@ def digest_send(*, day) -> list[int]:
         user = users.get(user_id)
         if user is None or not changes:
             continue
-        ids += _digest_one(user=user, changes=list(changes), day=day)
+        ids += _digest_one(user=user, changes=list(changes), day=day, time_zone=zones.get(user_id, ""))
     return ids
 
 
-def _digest_one(*, user, changes: list[dict], day) -> list[int]:
+def _digest_one(*, user, changes: list[dict], day, time_zone: str = "") -> list[int]:
     key = f"digest:{user.pk}:{day.isoformat()}"
-    recipient = Recipient(email=user.email, user_id=user.pk, name=user.get_full_name() or user.get_username())
+    recipient = Recipient(
+        email=user.email, user_id=user.pk, name=user.get_full_name() or user.get_username(), time_zone=time_zone
+    )
     for change in changes:
         change.setdefault("url", rendering.change_url(change.get("id")))
     context = {"changes": changes, "count": len(changes), "day": day}

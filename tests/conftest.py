@@ -21,15 +21,18 @@ PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
+# A typed runbook whose steps need no cloud: ten minutes of planned timeline and one go/no-go.
 RUNBOOK_YAML = """\
+schema: 2
+description: Canary the fraud model.
 stages:
   - name: Canary
     steps:
-      - {name: Shift 10%, type: lambda_canary, timeout_seconds: 300, params: {weight: 10}}
+      - {name: Bake at 10%, type: wait, timeout_seconds: 300, params: {seconds: 300, reason: at 10%}}
     gate: {role: implementer, question: "Healthy?"}
   - name: Full
     steps:
-      - {name: Shift 100%, type: lambda_canary, timeout_seconds: 300, params: {weight: 100}}
+      - {name: Bake at 100%, type: wait, timeout_seconds: 300, params: {seconds: 300, reason: at 100%}}
 """
 ANSWERS = {
     "customer_facing": "no",
@@ -169,7 +172,7 @@ def packet(service_map, runbook, people):
         "open_issues_resolved": True,
         "test_environments_validated": True,
         "implementer": people["frank"],
-        "runbook_version": runbook,
+        "runbook_version": runbook.pk,
     }
 
 

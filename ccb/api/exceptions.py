@@ -75,7 +75,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """handler404. JSON on API paths, where a URL that matches no route is as missing as an unknown id."""
     if is_api(request):
         return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-    return defaults.page_not_found(request, exception)
+    from ccb.web.errors import page_not_found  # the pages' own 404
+
+    return page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -10,14 +10,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from ccb import risk, scheduling
+from ccb import execution, risk, scheduling
 from ccb.api.fields import DateTimeField, ModelSerializer, RefusesUnknownFields, Serializer, person
 from ccb.choices import (
     AttachmentKind,
     ConditionKind,
     DecisionOutcome,
     Environment,
-    ImplementationOutcome,
     VoteDecision,
 )
 from ccb.models import (
@@ -36,7 +35,6 @@ from ccb.models import (
 )
 from ccb.models.changes import PACKET_FIELDS
 from ccb.models.windows import MAX_WINDOW_MINUTES
-from deployments.models import RunbookVersion
 
 ZONES = sorted(zoneinfo.available_timezones())
 
@@ -113,15 +111,79 @@ class ServiceSerializer(ModelSerializer):
         fields = ["id", "name", "slug", "description", "owner", "board", "criticality", "environments", "depends_on"]
 
 
+RUNBOOK_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        k: {"type": t}
+        for k, t in (
+            ("id", "integer"),
+            ("runbook", "integer"),
+            ("name", "string"),
+            ("version", "integer"),
+            ("content_hash", "string"),
+            ("approved", "boolean"),
+            ("needs_review", "boolean"),
+            ("planned_minutes", "integer"),
+            ("url", "string"),
+        )
+    },
+}
+DEPLOYMENT_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "run": {"type": "integer"},
+        "status": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        "outcome": {"type": "string"},
+    },
+}
+
+
+def runbook_data(runbook: execution.RunbookRef | None) -> dict | None:
+    if runbook is None:
+        return None
+    return {
+        "id": runbook.version_id,
+        "runbook": runbook.runbook_id,
+        "name": runbook.name,
+        "version": runbook.number,
+        "content_hash": runbook.content_hash,
+        "approved": runbook.approved,
+        "needs_review": runbook.needs_review,
+        "planned_minutes": runbook.planned_minutes,
+        "url": runbook.url,
+    }
+
+
+class RunbookPreloadingList(serializers.ListSerializer):
+    """A list that reads its rows' runbooks in one query (they live in the execution layer)."""
+
+    def to_representation(self, data):
+        rows = list(data.all() if hasattr(data, "all") else data)
+        execution.preload_runbooks(objects=rows)
+        return super().to_representation(rows)
+
+
 class TemplateSerializer(ModelSerializer):
     services = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.all(), required=False
     )
-    runbook_version = serializers.PrimaryKeyRelatedField(queryset=RunbookVersion.objects.all())
+    runbook_version = serializers.IntegerField(
+        write_only=True, help_text="The approved runbook version the template runs (one of its board's)."
+    )
+    runbook = serializers.SerializerMethodField()
     approved_by = person("approved_by", nullable=True)
+
+    @extend_schema_field(RUNBOOK_SCHEMA)
+    def get_runbook(self, obj) -> dict | None:
+        return runbook_data(execution.template_runbook(template=obj))
 
     class Meta:
         model = StandardChangeTemplate
+        list_serializer_class = RunbookPreloadingList
         fields = [
             "id",
             "board",
@@ -130,6 +192,7 @@ class TemplateSerializer(ModelSerializer):
             "services",
             "environment",
             "runbook_version",
+            "runbook",
             "max_risk",
             "packet_defaults",
             "active",
@@ -153,8 +216,11 @@ class ChangeWriteSerializer(ModelSerializer):
         slug_field="slug", many=True, queryset=Service.objects.all(), required=False
     )
     implementer = UsernameField(required=False, allow_null=True)
-    runbook_version = serializers.PrimaryKeyRelatedField(
-        queryset=RunbookVersion.objects.all(), required=False, allow_null=True
+    runbook_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The runbook version the change runs: one of its board's approved ones, or a draft of yours.",
     )
     open_issue_links = serializers.ListField(child=serializers.URLField(), required=False, max_length=50)
 
@@ -301,11 +367,14 @@ class RevisionRefSerializer(Serializer):
 
 class ChangeDetailSerializer(ChangeListSerializer):
     revision = serializers.SerializerMethodField()
-    runbook_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    runbook_version = serializers.SerializerMethodField()
+    runbook = serializers.SerializerMethodField()
+    deployment = serializers.SerializerMethodField()
     attachments = AttachmentSerializer(many=True, read_only=True)
     is_review_overdue = serializers.BooleanField(read_only=True)
     timeline_minutes = serializers.SerializerMethodField(
-        help_text="Length of the deployment: the runbook version's estimate, else the packet's."
+        help_text="Minutes a booking covers: the longer of the runbook version's step timeouts and the packet's "
+        "estimated duration, plus the packet's time to roll back."
     )
     schedule_overridden_by = person("schedule_overridden_by", nullable=True)
 
@@ -315,6 +384,8 @@ class ChangeDetailSerializer(ChangeListSerializer):
             *[f for f in PACKET_FIELDS if f not in ChangeListSerializer.Meta.fields],
             "template",
             "runbook_version",
+            "runbook",
+            "deployment",
             "revision",
             "attachments",
             "decided_at",
@@ -324,9 +395,6 @@ class ChangeDetailSerializer(ChangeListSerializer):
             "schedule_override_reason",
             "schedule_overridden_by",
             "schedule_sequence",
-            "implementation_started_at",
-            "implementation_finished_at",
-            "implementation_notes",
             "review_due_at",
             "retrospective_at",
             "retrospective_notes",
@@ -337,6 +405,30 @@ class ChangeDetailSerializer(ChangeListSerializer):
 
     def get_timeline_minutes(self, obj) -> int | None:
         return scheduling.timeline_minutes(obj)
+
+    def get_runbook_version(self, obj) -> int | None:
+        runbook = execution.runbook_of(change=obj)
+        return runbook.version_id if runbook else None
+
+    @extend_schema_field(RUNBOOK_SCHEMA)
+    def get_runbook(self, obj) -> dict | None:
+        return runbook_data(execution.runbook_of(change=obj))
+
+    @extend_schema_field(DEPLOYMENT_SCHEMA)
+    def get_deployment(self, obj) -> dict | None:
+        """The latest deployment run of the change, if one was started."""
+        run = execution.deployment_of(change=obj)
+        return (
+            None
+            if run is None
+            else {
+                "run": run.run_id,
+                "status": run.status,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "outcome": run.outcome,
+            }
+        )
 
     @extend_schema_field(RevisionRefSerializer(allow_null=True))
     def get_revision(self, obj) -> dict | None:
@@ -426,11 +518,6 @@ class ProblemSerializer(Serializer):
     window = serializers.IntegerField(allow_null=True)
     freeze = serializers.IntegerField(allow_null=True)
     change = serializers.IntegerField(allow_null=True)
-
-
-class FinishInputSerializer(Serializer):
-    outcome = serializers.ChoiceField(choices=ImplementationOutcome.choices)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
 
 
 class CloseInputSerializer(Serializer):

@@ -328,21 +328,6 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
             }
         )
 
-    @extend_schema(request=None, responses=s.ChangeDetailSerializer)
-    @action(detail=True, methods=["post"])
-    def implement(self, request, pk=None):
-        change = self.get_object()
-        return self._detail(services.change_request_start_implementation(change_id=change.pk, actor=request.user))
-
-    @extend_schema(request=s.FinishInputSerializer, responses=s.ChangeDetailSerializer)
-    @action(detail=True, methods=["post"])
-    def finish(self, request, pk=None):
-        change = self.get_object()
-        data = _valid(s.FinishInputSerializer, request)
-        return self._detail(
-            services.change_request_finish_implementation(change_id=change.pk, actor=request.user, **data)
-        )
-
     @extend_schema(request=s.CloseInputSerializer, responses=s.ChangeDetailSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
@@ -556,7 +541,7 @@ class CalendarFeedView(APIView):
             stamp=now,
             windows=selectors.calendar_windows(user=user).select_related("service"),
             freezes=selectors.calendar_freezes(user=user, since=now - ical.PAST),
-            changes=selectors.calendar_changes(user=user, since=now - ical.PAST).select_related("runbook_version"),
+            changes=selectors.calendar_changes(user=user, since=now - ical.PAST),
             change_link=lambda c: request.build_absolute_uri(f"/api/v1/changes/{c.pk}/"),
         )
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

@@ -11,16 +11,10 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ccb', '0001_initial'),
-        ('deployments', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='changerequest',
-            name='runbook_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='changes', to='deployments.runbookversion'),
-        ),
         migrations.AddField(
             model_name='attachment',
             name='change',
@@ -105,11 +99,6 @@ class Migration(migrations.Migration):
             model_name='standardchangetemplate',
             name='board',
             field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='templates', to='ccb.board'),
-        ),
-        migrations.AddField(
-            model_name='standardchangetemplate',
-            name='runbook_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='templates', to='deployments.runbookversion'),
         ),
         migrations.AddField(
             model_name='standardchangetemplate',

@@ -104,9 +104,7 @@ class StandardChangeTemplate(models.Model):
     description = models.TextField(blank=True)
     services = models.ManyToManyField(Service, blank=True, related_name="templates")
     environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.PRODUCTION)
-    runbook_version = models.ForeignKey(
-        "deployments.RunbookVersion", on_delete=models.PROTECT, related_name="templates"
-    )
+    # Its runbook version is linked by deployments (ccb.execution.template_runbook).
     max_risk = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.LOW)
     packet_defaults = models.JSONField(default=dict, blank=True, help_text="Packet fields copied into new changes.")
     active = models.BooleanField(default=True)

@@ -46,7 +46,6 @@ PACKET_FIELDS = (
     "requested_start",
     "requested_end",
     "estimated_duration_minutes",
-    "release_plan",
     "open_issues_resolved",
     "open_issue_links",
     "test_environments_validated",
@@ -101,10 +100,8 @@ class ChangeRequest(models.Model):
     requested_start = models.DateTimeField(null=True, blank=True)
     requested_end = models.DateTimeField(null=True, blank=True)
     estimated_duration_minutes = models.PositiveIntegerField(null=True, blank=True)
-    runbook_version = models.ForeignKey(
-        "deployments.RunbookVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="changes"
-    )
-    release_plan = models.TextField(blank=True, help_text="Timeline with go/no-go points and per-stage rollback (6.3).")
+    # The runbook version the change runs is linked by deployments (ccb.execution.runbook_of); the
+    # release & rollback plan (6.3) follows from that runbook.
 
     open_issues_resolved = models.BooleanField(
         default=False, help_text="The requester attests no critical or high issue is open."
@@ -135,9 +132,6 @@ class ChangeRequest(models.Model):
     schedule_overridden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    implementation_started_at = models.DateTimeField(null=True, blank=True)
-    implementation_finished_at = models.DateTimeField(null=True, blank=True)
-    implementation_notes = models.TextField(blank=True)
     review_due_at = models.DateTimeField(null=True, blank=True)
     retrospective_at = models.DateTimeField(null=True, blank=True)
     retrospective_by = models.ForeignKey(
@@ -206,6 +200,9 @@ class ChangeRevision(models.Model):
     content = models.JSONField()
     content_hash = models.CharField(max_length=64)
     runbook_hash = models.CharField(max_length=64, blank=True)
+    plan_digest = models.CharField(
+        max_length=64, blank=True, help_text="Digest of each step's plan read from live state at submit."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -260,6 +257,7 @@ class Decision(models.Model):
     rationale = models.TextField(blank=True)
     revision_hash = models.CharField(max_length=64)
     runbook_hash = models.CharField(max_length=64, blank=True)
+    plan_digest = models.CharField(max_length=64, blank=True, help_text="The plan the board saw, as its digest.")
     decided_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,3 +1,4 @@
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -5,13 +6,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from ccb import recurrence
 from ccb.choices import Environment
 
 from .boards import Board, Service
 
+logger = logging.getLogger(__name__)
+
 MAX_WINDOW_MINUTES = 14 * 24 * 60
+# A recurring window must open at least once in this long from when it starts (or from now): a rule
+# that yields nothing there is refused when it is saved, not discovered when nothing can be booked.
+RULE_HORIZON = timedelta(days=366)
 
 
 class MaintenanceWindow(models.Model):
@@ -81,22 +88,71 @@ class MaintenanceWindow(models.Model):
             errors["exdates"] = [str(exc)]
         if self.exdates and not self.rrule:
             errors.setdefault("exdates", []).append("Only a recurring window has exception dates.")
+        if not errors and self.rrule and self.active and self.start_date and self.start_time and self.duration_minutes:
+            problem = self._horizon_problem(tz)
+            if problem:
+                errors["rrule"] = [problem]
         if errors:
             raise ValidationError(errors)
 
-    def occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """(start, end) UTC instants of this window's occurrences overlapping [start, end)."""
-        return list(
-            recurrence.occurrences(
-                dtstart=self.dtstart,
-                duration=self.duration,
-                tz=recurrence.zone(self.time_zone),
-                rule_text=self.rrule,
-                exdates=self.exdates,
-                start=start,
-                end=end,
+    def _horizon_problem(self, tz) -> str:
+        """Why the rule opens no window in the RULE_HORIZON from its start (or from now), or ''."""
+        begin = max(timezone.now(), recurrence.to_instant(self.dtstart, tz))
+        budget = recurrence.Budget()
+        found = next(iter(self._expand(begin, begin + RULE_HORIZON, budget)), None)
+        if found is not None:
+            return ""
+        until = timezone.localtime(begin + RULE_HORIZON, tz).date()
+        if budget.exhausted:
+            return (
+                f"This rule opens no window between {timezone.localtime(begin, tz).date()} and {until} that ccb could "
+                "find in reasonable time: it may never match (for example BYMONTHDAY=30 with BYMONTH=2). "
+                "Check the rule."
             )
+        return (
+            f"This rule (with its exception dates) opens no window between {timezone.localtime(begin, tz).date()} and "
+            f"{until}: it has ended, never matches, or starts later. Check COUNT, UNTIL and the BY… parts."
         )
+
+    def _expand(self, start: datetime, end: datetime, budget: recurrence.Budget):
+        return recurrence.occurrences(
+            dtstart=self.dtstart,
+            duration=self.duration,
+            tz=recurrence.zone(self.time_zone),
+            rule_text=self.rrule,
+            exdates=self.exdates,
+            start=start,
+            end=end,
+            budget=budget,
+        )
+
+    @property
+    def rule_problem(self) -> str:
+        """Why a stored window cannot be expanded (its rule or zone fails today's checks), or ''."""
+        try:
+            recurrence.zone(self.time_zone)
+            recurrence.normalize_rrule(self.rrule)
+            recurrence.normalize_exdates(self.exdates or [])
+        except recurrence.RecurrenceError as exc:
+            return str(exc)
+        return ""
+
+    def occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """(start, end) UTC instants of this window's occurrences overlapping [start, end).
+
+        Bounded: a stored rule that no longer passes the checks gives none, and one whose expansion runs
+        out of its budget (recurrence.MAX_EXPANSION_STEPS, MAX_EXPANSION_SECONDS) gives those found so
+        far; both are logged, so no request waits on a rule.
+        """
+        budget = recurrence.Budget()
+        try:
+            found = list(self._expand(start, end, budget))
+        except recurrence.RecurrenceError as exc:
+            logger.warning("maintenance window %s cannot be expanded: %s", self.pk, exc)
+            return []
+        if budget.exhausted:
+            logger.warning("maintenance window %s: expansion of %r cut short at its budget", self.pk, self.rrule)
+        return found
 
 
 class FreezeWindow(models.Model):

@@ -22,7 +22,7 @@ from .changes import (
 from .implementation import (
     approval_binding_error,
     change_request_close,
-    change_request_finish_implementation,
+    change_request_record_outcome,
     change_request_start_implementation,
 )
 from .review import (
@@ -54,7 +54,7 @@ __all__ = [
     "change_request_create",
     "change_request_create_from_template",
     "change_request_decide",
-    "change_request_finish_implementation",
+    "change_request_record_outcome",
     "change_request_record_retrospective",
     "change_request_revise",
     "change_request_schedule",

@@ -7,7 +7,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from ccb import audit, policies
+from ccb import audit, execution, policies
 from ccb.choices import ROLE_PERMISSIONS, AuditAction, BoardRole
 from ccb.exceptions import PacketInvalid
 from ccb.models import Board, BoardMembership, Service, StandardChangeTemplate
@@ -35,7 +35,6 @@ TEMPLATE_FIELDS = (
     "name",
     "description",
     "environment",
-    "runbook_version",
     "max_risk",
     "packet_defaults",
     "active",
@@ -222,23 +221,28 @@ def template_save(
     policies.assert_board_admin(actor=actor, board=board)
     if instance and "board" in data and data["board"] != instance.board:
         raise PacketInvalid({"board": ["A template stays with the board that pre-approved it."]})
-    runbook = data.get("runbook_version") or (instance.runbook_version if instance else None)
-    if runbook is not None and board is not None and runbook.runbook.board_id != board.pk:
-        raise PacketInvalid({"runbook_version": [f"The runbook belongs to {runbook.runbook.board}, not {board}."]})
     created = instance is None
+    if created and data.get("runbook_version") is None:
+        raise PacketInvalid({"runbook_version": ["A template names the approved runbook version it runs."]})
     template = instance or StandardChangeTemplate()
     changed = _assign(template, data, TEMPLATE_FIELDS)
-    if template.runbook_version_id and template.runbook_version.approved_at is None:
-        raise PacketInvalid({"runbook_version": ["A template must run an approved runbook version."]})
     template.approved_by, template.approved_at = actor, timezone.now()
     template.full_clean()
     template.save()
+    if data.get("runbook_version") is not None:
+        # the runbook must be one of the board's approved versions (400 on runbook_version otherwise)
+        execution.link_template_runbook(template=template, version_id=data["runbook_version"], actor=actor)
+        changed.append("runbook_version")
     if services is not None:
         template.services.set(services)
     audit.record(
         actor=actor,
         action=AuditAction.TEMPLATE_CREATED if created else AuditAction.TEMPLATE_UPDATED,
         target=template,
-        data={**_audit_data(template, changed), "services": sorted(s.slug for s in services or [])},
+        data={
+            **_audit_data(template, [c for c in changed if c != "runbook_version"]),
+            **({"runbook_version": data["runbook_version"]} if "runbook_version" in changed else {}),
+            "services": sorted(s.slug for s in services or []),
+        },
     )
     return template

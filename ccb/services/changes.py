@@ -2,18 +2,17 @@
 
 import hashlib
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from ccb import audit, notices, policies, revisions, risk, scheduling, selectors
+from ccb import audit, execution, notices, policies, revisions, risk, scheduling, selectors
 from ccb.choices import (
     REVIEW_STATES,
     AttachmentKind,
     AuditAction,
-    BoardRole,
     ChangeType,
     DecisionBasis,
     DecisionOutcome,
@@ -32,9 +31,6 @@ from ccb.models import (
 )
 from ccb.models.changes import PACKET_FIELDS
 
-if TYPE_CHECKING:  # a type name only: ccb never imports deployments at run time
-    from deployments.models import RunbookVersion
-
 from .base import assert_transition, lock_change, lock_scheduling, service
 from .uploads import ALLOWED_TYPES, inspect_upload
 from .windows import change_schedules_recheck
@@ -42,43 +38,37 @@ from .windows import change_schedules_recheck
 EDITABLE_STATES = frozenset({Status.DRAFT, *REVIEW_STATES})
 
 
-def _validate(change: ChangeRequest, services: list | None, *, actor: User, runbook_changed: bool) -> None:
+def _validate(change: ChangeRequest, services: list | None) -> None:
     errors = risk.validate_answers(change.risk_answers)
     if change.requested_start and change.requested_end and change.requested_end <= change.requested_start:
         errors["requested_end"] = ["The requested window must end after it starts."]
     for svc in services or []:
         if svc.board_id != change.board_id:
             errors.setdefault("services", []).append(f"{svc} is governed by {svc.board}, not {change.board}.")
-    if runbook_changed and change.runbook_version is not None:
-        problem = _runbook_link_problem(change, change.runbook_version, actor)
-        if problem:
-            errors["runbook_version"] = [problem]
     if errors:
         raise PacketInvalid(errors)
 
 
-def _runbook_link_problem(change: ChangeRequest, version: "RunbookVersion", actor: User) -> str:
-    """Why this change may not link this runbook version, or ''.
+def _link_runbook(change: ChangeRequest, data: dict[str, Any], actor: User) -> bool:
+    """Link the runbook version ``data`` names, if it names one; True when the link changed.
 
-    A change runs one of its own board's runbooks: a version the board approved, or a draft the person
-    filing it wrote (so they can link their own work before it is reviewed). Anything else would let a
-    requester borrow, and then read, a runbook that is not theirs to see.
+    The execution layer decides which versions a change may run (its own board's approved ones, or a
+    draft its filer wrote) and refuses others with 400 on ``runbook_version``.
     """
-    runbook = version.runbook
-    if runbook.board_id != change.board_id:
-        return f"{runbook.name} v{version.number} is a runbook of {runbook.board}, not of {change.board}."
-    if version.approved_at is None and version.created_by_id != actor.pk:
-        return (
-            f"{runbook.name} v{version.number} is not approved yet; link an approved version of "
-            f"{change.board}'s runbooks, or a draft of your own."
-        )
-    return ""
+    if "runbook_version" not in data:
+        return False
+    wanted = data["runbook_version"]
+    current = execution.runbook_of(change=change)
+    if (current.version_id if current else None) == wanted:
+        return False
+    execution.link_runbook(change=change, version_id=wanted, actor=actor)
+    return True
 
 
 def _apply(change: ChangeRequest, data: dict[str, Any]) -> list[str]:
     """Copy packet fields from data onto change; returns the names that changed."""
     changed = []
-    for name in (*PACKET_FIELDS, "implementer", "runbook_version"):
+    for name in (*PACKET_FIELDS, "implementer"):
         if name in data and name not in ("risk_level", "change_type") and getattr(change, name) != data[name]:
             setattr(change, name, data[name])
             changed.append(name)
@@ -107,9 +97,10 @@ def change_request_create(*, actor: User, board: Board, data: dict[str, Any]) ->
     change = ChangeRequest(board=board, requester=actor, change_type=change_type, title=data.get("title", ""))
     services = data.get("services")
     _apply(change, data)
-    _validate(change, services, actor=actor, runbook_changed=True)
+    _validate(change, services)
     policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     change.save()
+    _link_runbook(change, data, actor)
     _set_services(change, services)
     _recompute_risk(change)
     change.save(update_fields=["risk_level"])
@@ -136,13 +127,14 @@ def change_request_create_from_template(
         change_type=ChangeType.STANDARD,
         template=template,
         environment=template.environment,
-        runbook_version=template.runbook_version,
     )
     _apply(change, merged)
-    change.runbook_version = template.runbook_version
-    _validate(change, None, actor=actor, runbook_changed=False)  # the template's runbook, approved with it
+    _validate(change, None)
     policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
     change.save()
+    runbook = execution.template_runbook(template=template)
+    if runbook is not None:  # the template's runbook, approved with it
+        execution.link_runbook(change=change, version_id=runbook.version_id, actor=actor, trusted=True)
     change.services.set(template.services.all())
     _recompute_risk(change)
     change.save(update_fields=["risk_level"])
@@ -163,9 +155,12 @@ def _new_revision(change: ChangeRequest, actor: User) -> ChangeRevision:
         number=number,
         content=content,
         content_hash=revisions.content_hash(content),
-        runbook_hash=change.runbook_version.content_hash if change.runbook_version else "",
+        runbook_hash=runbook.content_hash if (runbook := execution.runbook_of(change=change)) else "",
         created_by=actor,
     )
+    revision.plan_digest = execution.plan_for_revision(change=change, revision=revision)
+    if revision.plan_digest:
+        revision.save(update_fields=["plan_digest"])
     change.current_revision = revision
     return revision
 
@@ -215,9 +210,11 @@ def change_request_update(*, change_id: int, actor: User, data: dict[str, Any]) 
         raise PacketInvalid({"runbook_version": ["A standard change runs its template's runbook."]})
     services = data.get("services")
     changed = _apply(change, data)
-    _validate(change, services, actor=actor, runbook_changed="runbook_version" in changed)
+    _validate(change, services)
     if "implementer" in changed:
         policies.assert_implementer_allowed(implementer=change.implementer, change=change, actor=actor)
+    if _link_runbook(change, data, actor):
+        changed.append("runbook_version")
     if _set_services(change, services):
         changed.append("services")
     if not changed:
@@ -289,6 +286,7 @@ def record_decision(
         rationale=rationale,
         revision_hash=revision.content_hash,
         runbook_hash=revision.runbook_hash,
+        plan_digest=revision.plan_digest,
     )
     for cond in conditions or []:
         Condition.objects.create(
@@ -333,8 +331,7 @@ def record_decision(
 def change_request_withdraw(*, change_id: int, actor: User, reason: str = "") -> ChangeRequest:
     lock_scheduling()  # a withdrawn booking frees its slot: changes flagged against it are re-checked
     change = lock_change(change_id)
-    if not policies.has_role(actor, change.board, BoardRole.CHAIR) or policies.is_author(actor, change):
-        policies.assert_can_edit(actor=actor, change=change)
+    policies.assert_can_withdraw(actor=actor, change=change)
     assert_transition(change, Status.WITHDRAWN, "withdraw")
     previous = change.status
     change.status = Status.WITHDRAWN

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ccb import audit, notices, policies, revisions
+from ccb import audit, execution, notices, policies, revisions
 from ccb.choices import (
     APPROVED_STATES,
     OUTCOME_STATES,
@@ -28,11 +28,11 @@ def approval_binding_error(change: ChangeRequest) -> str:
     decision = change.decisions.filter(revision=change.current_revision).first()
     if decision is None or decision.outcome not in APPROVED_STATES:
         return "The current revision of this change has no approval."
-    runbook = change.runbook_version
+    runbook = execution.runbook_of(change=change)
     if (
         runbook is None
-        or runbook.computed_hash() != decision.runbook_hash
-        or runbook.content_hash != (decision.runbook_hash)
+        or decision.runbook_hash != runbook.computed_hash
+        or decision.runbook_hash != (runbook.content_hash)
     ):
         return "The runbook differs from the approved runbook version."
     if revisions.content_hash(revisions.snapshot(change)) != decision.revision_hash:
@@ -41,7 +41,12 @@ def approval_binding_error(change: ChangeRequest) -> str:
 
 
 @service
-def change_request_start_implementation(*, change_id: int, actor: User) -> ChangeRequest:
+def change_request_start_implementation(*, change_id: int, actor: User, run_id: int) -> ChangeRequest:
+    """The change is being implemented, by deployment run ``run_id`` that ``actor`` started.
+
+    Called by the engine when it starts a run, in the run's transaction: the approval must still bind
+    and every manual condition of it be met. The run keeps its own times and log.
+    """
     change = lock_change(change_id)
     policies.assert_can_implement(actor=actor, change=change)
     assert_transition(change, Status.IMPLEMENTING, "start implementing")
@@ -53,38 +58,36 @@ def change_request_start_implementation(*, change_id: int, actor: User) -> Chang
     )
     if open_conditions:
         raise Conflict("Conditions of the approval are not met yet: " + "; ".join(open_conditions))
-    change.status, change.implementation_started_at = Status.IMPLEMENTING, timezone.now()
-    change.save(update_fields=["status", "implementation_started_at", "updated_at"])
-    notices.deployment_started(change, actor)
+    change.status = Status.IMPLEMENTING
+    change.save(update_fields=["status", "updated_at"])
     if change.notification_timing == NotificationTiming.AT_START:
         notices.customer_notice(change)
     audit.record(
         actor=actor,
         action=AuditAction.CHANGE_IMPLEMENTATION_STARTED,
         target=change,
-        data={"revision": change.revision.content_hash, "runbook": change.revision.runbook_hash},
+        data={"revision": change.revision.content_hash, "runbook": change.revision.runbook_hash, "run": run_id},
     )
     return change
 
 
 @service
-def change_request_finish_implementation(
-    *, change_id: int, actor: User, outcome: str, notes: str = ""
+def change_request_record_outcome(
+    *, change_id: int, actor: User, on_behalf_of: User, outcome: str, notes: str, run_id: int
 ) -> ChangeRequest:
+    """How the change's deployment run ended: recorded by the engine (the system principal) alone."""
     change = lock_change(change_id)
-    policies.assert_can_implement(actor=actor, change=change)
+    policies.assert_is_engine(actor=actor, change=change)
     if outcome not in OUTCOME_STATES:
         raise PacketInvalid({"outcome": [f"Choose one of: {', '.join(sorted(OUTCOME_STATES))}."]})
     assert_transition(change, outcome, "record the outcome of")
-    change.status, change.implementation_finished_at = outcome, timezone.now()
-    change.implementation_notes = notes.strip()
-    change.save(update_fields=["status", "implementation_finished_at", "implementation_notes", "updated_at"])
-    notices.finished(change, actor)
+    change.status = outcome
+    change.save(update_fields=["status", "updated_at"])
     audit.record(
         actor=actor,
         action=AuditAction.CHANGE_IMPLEMENTATION_FINISHED,
         target=change,
-        data={"outcome": outcome, "notes": change.implementation_notes},
+        data={"outcome": outcome, "notes": notes, "run": run_id, "on_behalf_of": on_behalf_of.get_username()},
     )
     return change
 

@@ -160,8 +160,7 @@ def change_request_decide(
 def condition_satisfy(*, condition_id: int, actor: User, evidence: str) -> Condition:
     condition = Condition.objects.select_for_update().select_related("change__board").get(pk=condition_id)
     change = condition.change
-    if actor.pk not in (change.requester_id, change.implementer_id):
-        policies.assert_can_implement(actor=actor, change=change)
+    policies.assert_can_satisfy_condition(actor=actor, change=change)
     if condition.satisfied_at:
         raise Conflict("This condition was already met.")
     if not evidence.strip():

@@ -2,7 +2,7 @@
 
 import secrets
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -96,7 +96,8 @@ def _record_check(change: ChangeRequest, problems: list[scheduling.Problem], act
                 "title": change.title,
                 "planned_start": change.planned_start.isoformat(),
                 "planned_end": change.planned_end.isoformat(),
-                "problems": [p.message for p in problems],
+                # Each reader's mail writes the times in their own zone (notifications.rendering).
+                "problems": [{"message": p.message, "pieces": p.as_dict()["pieces"]} for p in problems],
                 "rules": sorted({str(p.rule) for p in problems}),
                 "reason": trigger,
                 "trigger": trigger,
@@ -140,16 +141,16 @@ def change_schedules_recheck(
     ids = set(booked.values_list("pk", flat=True))
     # Every row lock before the first audit append, so no transaction waits on a row while holding the chain.
     changes = list(
-        ChangeRequest.objects.select_for_update(of=("self",))
-        .select_related("board", "runbook_version")
-        .filter(pk__in=ids)
-        .order_by("pk")
+        ChangeRequest.objects.select_for_update(of=("self",)).select_related("board").filter(pk__in=ids).order_by("pk")
     )
     flagged = []
     for change in changes:
         ignore = OVERRIDABLE_SCHEDULE_RULES if change.schedule_override_reason else ()
+        # A booking made before it covered the whole timeline (rollback included) is checked for all of it.
+        minutes = scheduling.timeline_minutes(change)
+        end = max(change.planned_end, change.planned_start + timedelta(minutes=minutes or 0))
         with timezone.override(UTC):  # stored for everyone to read, not in the zone of whoever triggered it
-            problems = scheduling.check(change, change.planned_start, change.planned_end, ignore=ignore)
+            problems = scheduling.check(change, change.planned_start, end, ignore=ignore)
         if _record_check(change, problems, actor, trigger):
             flagged.append(change)
     return flagged

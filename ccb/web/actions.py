@@ -7,10 +7,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ccb import inputs, risk, services
+from ccb import inputs, policies, risk, selectors, services
+from ccb.choices import REVIEW_STATES
 from ccb.exceptions import CCBError, PacketInvalid, PolicyViolation
-from ccb.models import Service
-from ccb.web.forms import DecideForm, PacketForm, VoteForm
+from ccb.models import Board, Service
+from ccb.services.base import record_refusal
+from ccb.web.forms import ConditionForm, DecideForm, PacketForm, VoteForm
 from ccb.web.helpers import attempt, change_for, refused
 from ccb.web.views import agenda_item_context
 
@@ -38,23 +40,65 @@ def _packet_page(request, form, change=None, status=200):
     return render(
         request,
         "ccb/change_form.html",
-        {"nav": "changes", "form": form, "change": change, "questions": risk.QUESTIONS},
+        {
+            "nav": "changes",
+            "form": form,
+            "change": change,
+            "questions": risk.QUESTIONS,
+            "board_chosen": change is not None or form.chosen_board() is not None,
+            "risk_answered": sum(1 for key in risk.QUESTIONS if form[f"risk_{key}"].value()),
+        },
         status=status,
     )
 
 
+# Where a refusal by a rule belongs on the packet form.
+RULE_FIELDS = {
+    "implementer_needs_role": "implementer",
+    "implementer_not_requester": "implementer",
+    "implementer_not_approver": "implementer",
+    "auditor_read_only": "board",
+}
+
+
+def _refused_on_form(request, form, exc: PolicyViolation, change=None) -> HttpResponse:
+    """A refusal keeps the form and everything typed in it: the rule's message next to its field, 403."""
+    record_refusal(exc, path=request.path)
+    field = RULE_FIELDS.get(exc.rule)
+    form.add_error(field if field in form.fields else None, f"{exc.message} (rule: {exc.rule})")
+    return _packet_page(request, form, change, status=403)
+
+
+def _refusal_to_file(request) -> HttpResponse | None:
+    """Read-only people (auditors) get the rule, not a form they cannot send."""
+    if selectors.boards_for_filing(user=request.user):
+        return None
+    board = Board.objects.first()
+    if board is None:
+        return None
+    try:
+        policies.assert_not_read_only(actor=request.user, board=board)
+    except PolicyViolation as exc:
+        return refused(request, exc)
+    return None
+
+
 @login_required
 def change_create(request: HttpRequest) -> HttpResponse:
+    refusal = _refusal_to_file(request)
+    if refusal is not None:
+        return refusal
     if request.method != "POST":
-        return _packet_page(request, PacketForm(initial={"board": request.GET.get("board")}))
-    form = PacketForm(request.POST, request.FILES)
+        initial = {"board": request.GET["board"]} if request.GET.get("board", "").isdigit() else {}
+        return _packet_page(request, PacketForm(initial=initial, actor=request.user))
+    form = PacketForm(request.POST, request.FILES, actor=request.user)
     if not form.is_valid():
         return _packet_page(request, form, status=400)
     data = form.packet()
     try:
         change = services.change_request_create(actor=request.user, board=form.cleaned_data["board"], data=data)
     except PolicyViolation as exc:
-        return refused(request, exc)
+        return _refused_on_form(request, form, exc)
     except PacketInvalid as exc:
         form.add_service_errors(exc.errors)
         return _packet_page(request, form, status=400)
@@ -66,23 +110,36 @@ def change_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def packet_board_choices(request: HttpRequest) -> HttpResponse:
+    """The implementer and runbook choices for the board just chosen on the packet form (htmx)."""
+    initial = {k: request.GET.get(k) for k in ("board", "implementer", "runbook_version") if request.GET.get(k)}
+    form = PacketForm(initial=initial, actor=request.user)
+    return render(
+        request,
+        "ccb/partials/board_choices.html",
+        {"form": form, "board_chosen": form.chosen_board() is not None},
+    )
+
+
+@login_required
 def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     change = change_for(request, pk)
     if request.method != "POST":
-        return _packet_page(request, PacketForm(initial=PacketForm.initial_from(change), editing=True), change)
-    form = PacketForm(request.POST, request.FILES, editing=True)
+        form = PacketForm(initial=PacketForm.initial_from(change), editing=True, change=change, actor=request.user)
+        return _packet_page(request, form, change)
+    form = PacketForm(request.POST, request.FILES, editing=True, change=change, actor=request.user)
     if not form.is_valid():
         return _packet_page(request, form, change, status=400)
     try:
         services.change_request_update(change_id=change.pk, actor=request.user, data=form.packet())
     except PolicyViolation as exc:
-        return refused(request, exc)
+        return _refused_on_form(request, form, exc, change)
     except PacketInvalid as exc:
         form.add_service_errors(exc.errors)
         return _packet_page(request, form, change, status=400)
     except CCBError as exc:
-        messages.error(request, exc.message)
-        return redirect("web:change-detail", pk=change.pk)
+        form.add_error(None, exc.message)
+        return _packet_page(request, form, change, status=exc.status_code)
     if not _save_report(request, form, change):
         return _packet_page(request, form, change, status=400)
     messages.success(
@@ -97,10 +154,10 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:change-detail", pk=change.pk)
 
 
-def _transition(request, pk, func, done: str, **kwargs) -> HttpResponse:
+def _transition(request, pk, func, done: str, invalid: str = "", **kwargs) -> HttpResponse:
     change = change_for(request, pk)
     back = reverse("web:change-detail", args=[change.pk])
-    result, response = attempt(request, func, back, change_id=change.pk, actor=request.user, **kwargs)
+    result, response = attempt(request, func, back, invalid=invalid, change_id=change.pk, actor=request.user, **kwargs)
     if response is not None:
         return response
     messages.success(request, done)
@@ -110,7 +167,13 @@ def _transition(request, pk, func, done: str, **kwargs) -> HttpResponse:
 @login_required
 @require_POST
 def change_submit(request, pk):
-    return _transition(request, pk, services.change_request_submit, "Submitted to the board.")
+    return _transition(
+        request,
+        pk,
+        services.change_request_submit,
+        "Submitted to the board.",
+        invalid="Not submitted yet: the packet misses {count} entry criteri{plural}, listed under “Before you submit”.",
+    )
 
 
 @login_required
@@ -157,28 +220,48 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _board_panel(request, change, error: str = "", status: int = 200):
+def _board_panel(request, change, error: str = "", status: int = 200, notice: str = ""):
     """After a vote or decision: the agenda card in place (htmx), or back to the change page."""
     if request.headers.get("HX-Request"):
         change = change_for(request, change.pk)
-        context = {**agenda_item_context(request, change), "error": error}
+        context = {**agenda_item_context(request, change), "error": error, "notice": notice}
+        if error:  # what the person sent stays in the form, next to the answer
+            kind = "vote" if request.path.rstrip("/").endswith("vote") else "decide"
+            context["posted"] = {"kind": kind, **request.POST.dict()}
         return render(request, "ccb/partials/agenda_item.html", context, status=status)
     if error:
         messages.error(request, error)
+    elif notice:
+        messages.success(request, notice)
     return redirect("web:change-detail", pk=change.pk)
 
 
-def _board_action(request, change, func, **kwargs):
+def _board_action(request, change, func, done, **kwargs):
     """Run a vote or decision and answer with the refreshed card (or page), errors shown in place."""
     try:
-        func(change_id=change.pk, **kwargs)
+        result = func(change_id=change.pk, **kwargs)
     except PolicyViolation as exc:
-        return refused(request, exc)
+        if not request.headers.get("HX-Request"):
+            return refused(request, exc)
+        record_refusal(exc, path=request.path)
+        return _board_panel(request, change, f"{exc.message} (rule: {exc.rule})", 403)
     except PacketInvalid as exc:
         return _board_panel(request, change, " ".join(m for msgs in exc.errors.values() for m in msgs), 400)
     except CCBError as exc:
-        return _board_panel(request, change, exc.message, 409)
-    return _board_panel(request, change)
+        return _board_panel(request, change, exc.message, exc.status_code)
+    return _board_panel(request, change, notice=done(result))
+
+
+def _decided(change) -> str:
+    """What the board decided, in a sentence, once a vote or the chair settled it."""
+    change.refresh_from_db()
+    decision = change.decisions.order_by("-decided_at").prefetch_related("conditions").first()
+    if decision is None or change.status in REVIEW_STATES:
+        return ""
+    conditions = [c.text for c in decision.conditions.all()]
+    return f"Decided: {decision.get_outcome_display()}." + (
+        f" Conditions: {'; '.join(conditions)}." if conditions else ""
+    )
 
 
 @login_required
@@ -189,10 +272,15 @@ def change_vote(request, pk):
     if not form.is_valid():
         return _board_panel(request, change, "Choose approve, reject or abstain.", 400)
     data = form.cleaned_data
+
+    def done(vote):
+        return " ".join(filter(None, [f"Your vote is recorded: {vote.get_decision_display()}.", _decided(change)]))
+
     return _board_action(
         request,
         change,
         services.vote_cast,
+        done,
         voter=request.user,
         decision=data["decision"],
         comment=data["comment"],
@@ -214,11 +302,36 @@ def change_decide(request, pk):
         request,
         change,
         services.change_request_decide,
+        lambda decision: f"You recorded the decision. {_decided(change)}",
         actor=request.user,
         outcome=data["outcome"],
         rationale=data["rationale"],
         conditions=conditions,
     )
+
+
+@login_required
+@require_POST
+def condition_satisfy(request, pk, cid):
+    change = change_for(request, pk)
+    condition = selectors.condition_get(user=request.user, change=change, pk=cid)
+    back = reverse("web:change-detail", args=[change.pk]) + f"#condition-{condition.pk}"
+    form = ConditionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say how the condition was met (a link or a note).")
+        return redirect(back)
+    _, response = attempt(
+        request,
+        services.condition_satisfy,
+        back,
+        condition_id=condition.pk,
+        actor=request.user,
+        evidence=form.cleaned_data["evidence"],
+    )
+    if response is not None:
+        return response
+    messages.success(request, f"Condition met: “{condition.text}”. The evidence is on record.")
+    return redirect(back)
 
 
 @login_required
@@ -232,5 +345,5 @@ def risk_preview(request):
     return render(
         request,
         "ccb/partials/risk_level.html",
-        {"level": level, "answered": len(answers), "total": len(risk.QUESTIONS)},
+        {"level": level, "answered": len(answers), "total": len(risk.QUESTIONS), "live": True},
     )

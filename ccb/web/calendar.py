@@ -118,6 +118,20 @@ def _summarise_windows(entries: list[dict]) -> list[dict]:
     )
 
 
+def _part_of_day(entry: dict, day_start: datetime, day_end: datetime, tz) -> str:
+    """The part of an entry that falls on one day, in the viewer's zone: an overnight window shows
+    "from 23:00" on its first day and "until 03:00" on the next, a longer freeze "all day" between."""
+    ends_after = entry["end"] >= day_end
+    start, end = entry["start"].astimezone(tz), entry["end"].astimezone(tz)
+    if entry["start"] <= day_start and ends_after:
+        return "all day"
+    if entry["start"] < day_start:
+        return f"until {end:%H:%M}"
+    if ends_after:
+        return f"from {start:%H:%M}"
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
 @login_required
 def calendar_view(request: HttpRequest) -> HttpResponse:
     view = "week" if request.GET.get("view") == "week" else "month"
@@ -135,10 +149,11 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     day = first
     while day < after:
         day_start = datetime.combine(day, time.min, tz)
-        day_end = day_start + timedelta(days=1)
+        day_end = datetime.combine(day + timedelta(days=1), time.min, tz)
         todays = [e for e in entries if e["start"] < day_end and e["end"] > day_start]
         if view == "month" and not filters["service"]:
             todays = _summarise_windows(todays)
+        todays = [{**e, "when": _part_of_day(e, day_start, day_end, tz)} for e in todays]
         days.append(
             {
                 "date": day,
@@ -169,8 +184,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
             "boards": Board.objects.all(),
             "environments": Environment.choices,
             "feed_url": request.build_absolute_uri(reverse("calendar-feed", args=[token.key])) if token else "",
-            "can_manage": request.user.is_superuser
-            or any(policies.has_role(request.user, b, "chair") for b in selectors.boards_with_role(user=request.user)),
+            "can_manage": bool(selectors.boards_managing_windows(user=request.user)),
             "tz": tz,
         },
     )
@@ -188,12 +202,35 @@ def calendar_feed_token(request: HttpRequest) -> HttpResponse:
     return redirect("web:calendar")
 
 
+def _may_manage(user, board) -> bool:
+    try:
+        policies.assert_can_manage_windows(actor=user, board=board)
+        return True
+    except PolicyViolation:
+        return False
+
+
+def _offer_only_managed(user, managed, window_form, freeze_form) -> None:
+    """The forms offer the services and boards this person manages; "every board" only to admins."""
+    if not managed:  # nothing is offered; a forged post is refused by the service with its rule
+        return
+    window_form.fields["service"].queryset = Service.objects.select_related("board").filter(board__in=managed)
+    freeze_form.fields["board"].queryset = Board.objects.filter(pk__in=[b.pk for b in managed])
+    if not _may_manage(user, None):
+        freeze_form.fields["board"].required = True
+        freeze_form.fields["board"].empty_label = None
+
+
 @login_required
 def windows_page(request: HttpRequest) -> HttpResponse:
+    managed = selectors.boards_managing_windows(user=request.user)
     window_form, freeze_form = WindowForm(prefix="w"), FreezeForm(prefix="f")
     if request.method == "POST":
         kind = request.POST.get("kind")
-        form = WindowForm(request.POST, prefix="w") if kind == "window" else FreezeForm(request.POST, prefix="f")
+        window_form = WindowForm(request.POST, prefix="w") if kind == "window" else window_form
+        freeze_form = FreezeForm(request.POST, prefix="f") if kind != "window" else freeze_form
+        _offer_only_managed(request.user, managed, window_form, freeze_form)
+        form = window_form if kind == "window" else freeze_form
         if form.is_valid():
             data = dict(form.cleaned_data)
             if kind == "window":  # the time typed is a wall-clock time in the window's own zone
@@ -213,7 +250,14 @@ def windows_page(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, message)
             except CCBError as exc:
                 form.add_error(None, exc.message)
-        window_form, freeze_form = (form, freeze_form) if kind == "window" else (window_form, form)
+    else:
+        _offer_only_managed(request.user, managed, window_form, freeze_form)
+    windows = list(selectors.maintenance_window_list(user=request.user).filter(active=True))
+    freezes = list(selectors.freeze_list(user=request.user).filter(active=True, end__gte=timezone.now()))
+    for item in windows:
+        item.can_deactivate = item.service.board in managed
+    for item in freezes:
+        item.can_deactivate = item.board in managed if item.board_id else _may_manage(request.user, None)
     return render(
         request,
         "ccb/windows.html",
@@ -221,8 +265,9 @@ def windows_page(request: HttpRequest) -> HttpResponse:
             "nav": "calendar",
             "window_form": window_form,
             "freeze_form": freeze_form,
-            "windows": selectors.maintenance_window_list(user=request.user).filter(active=True),
-            "freezes": selectors.freeze_list(user=request.user).filter(active=True, end__gte=timezone.now()),
+            "windows": windows,
+            "freezes": freezes,
+            "can_manage": bool(managed),
         },
     )
 

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from ccb import risk
+from ccb import execution, risk, selectors
 from ccb.choices import (
     AttachmentKind,
     ChangeType,
@@ -14,7 +14,6 @@ from ccb.choices import (
     VoteDecision,
 )
 from ccb.models import Board, Service
-from deployments.models import RunbookVersion
 
 User = get_user_model()
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -59,7 +58,6 @@ SECTIONS = [
         [
             "runbook_version",
             "implementer",
-            "release_plan",
             "requested_start",
             "requested_end",
             "estimated_duration_minutes",
@@ -69,7 +67,19 @@ SECTIONS = [
 
 
 class PacketForm(forms.Form):
-    board = forms.ModelChoiceField(queryset=Board.objects.all(), empty_label="Choose the reviewing board")
+    board = forms.ModelChoiceField(
+        queryset=Board.objects.all(),
+        empty_label="Choose the reviewing board",
+        widget=forms.Select(
+            attrs={
+                "hx-get": "/changes/board-choices/",
+                "hx-trigger": "change",
+                "hx-target": "#board-choices",
+                "hx-swap": "outerHTML",
+                "hx-include": "[name=board],[name=implementer],[name=runbook_version]",
+            }
+        ),
+    )
     change_type = forms.ChoiceField(
         choices=[(ChangeType.NORMAL, "Normal"), (ChangeType.EMERGENCY, "Emergency")],
         help_text="Emergency: chair plus one member approve; a full review follows.",
@@ -109,36 +119,69 @@ class PacketForm(forms.Form):
     )
     test_environments_validated = forms.BooleanField(required=False, label="Test environments were validated")
     test_environments = forms.CharField(max_length=500, required=False, label="Which test environments")
-    runbook_version = forms.ModelChoiceField(
-        queryset=RunbookVersion.objects.select_related("runbook"), required=False, label="Runbook version"
+    runbook_version = forms.TypedChoiceField(
+        choices=[("", "No runbook yet")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Runbook version",
+        help_text="The board's approved runbook versions.",
+        error_messages={"invalid_choice": "Choose one of this board's approved runbook versions."},
     )
     implementer = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"), required=False, to_field_name="username"
-    )
-    release_plan = forms.CharField(
-        widget=forms.Textarea,
+        queryset=User.objects.none(),
         required=False,
-        label="Release & rollback plan",
-        help_text="Timeline, go/no-go points, per-stage rollback.",
+        to_field_name="username",
+        help_text="People who may implement changes on this board.",
+        error_messages={"invalid_choice": "Choose one of the people who may implement this change on its board."},
     )
     requested_start = forms.DateTimeField(widget=DATETIME, required=False, label="Requested start")
     requested_end = forms.DateTimeField(widget=DATETIME, required=False, label="Requested end")
     estimated_duration_minutes = forms.IntegerField(min_value=0, required=False, label="Estimated duration (min)")
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, actor, editing: bool = False, change=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.actor, self.change = actor, change
         for key, question in risk.QUESTIONS.items():
             choices = [("", "Not answered yet")] + [(c, c.replace("_", " ").capitalize()) for c in question["choices"]]
             self.fields[f"risk_{key}"] = forms.ChoiceField(choices=choices, required=False, label=question["label"])
         if editing:
             del self.fields["board"], self.fields["change_type"]
         for field in self.fields.values():
-            if isinstance(field.widget, forms.Textarea):
-                field.widget.attrs.setdefault("rows", 3)
-        self.fields["runbook_version"].label_from_instance = lambda v: (
-            f"{v.runbook.name} v{v.number}" + ("" if v.approved_at else " (not yet approved)")
-        )
+            if isinstance(field.widget, forms.Textarea) and str(field.widget.attrs.get("rows")) == "10":
+                field.widget.attrs["rows"] = 4  # Django's default of 10 makes a phone scroll past empty boxes
         self.fields["services"].label_from_instance = lambda s: f"{s.name} ({s.board.name})"
+        if "board" in self.fields:
+            boards = selectors.boards_for_filing(user=actor)
+            self.fields["board"].queryset = Board.objects.filter(pk__in=[b.pk for b in boards])
+            if len(boards) == 1 and not self.is_bound:
+                self.initial.setdefault("board", boards[0].pk)
+        self.offer_for_board(change.board if change is not None else self.chosen_board())
+
+    def chosen_board(self) -> Board | None:
+        """The board the packet goes to: fixed once filed, else what the form says (or will say)."""
+        raw = self.data.get("board") if self.is_bound else self.initial.get("board")
+        raw = getattr(raw, "pk", raw)
+        return self.fields["board"].queryset.filter(pk=raw).first() if raw and str(raw).isdigit() else None
+
+    def offer_for_board(self, board: Board | None) -> None:
+        """Offer only who may implement on the board and its approved runbook versions.
+
+        The change's current choices stay listed, so saving never drops them silently.
+        """
+        if board is None:
+            return
+        people = selectors.implementer_candidates(board=board, actor=self.actor, change=self.change)
+        current = execution.runbook_of(change=self.change) if self.change is not None else None
+        versions = execution.runbook_choices(
+            board_id=board.pk, user=self.actor, current_id=current.version_id if current else None
+        )
+        if self.change is not None and self.change.implementer_id:
+            people = people | User.objects.filter(pk=self.change.implementer_id)
+        self.fields["implementer"].queryset = people.distinct().order_by("username")
+        self.fields["runbook_version"].choices = [("", "No runbook yet")] + [
+            (v.version_id, v.label + ("" if v.approved else " (not yet approved)")) for v in versions
+        ]
 
     def sections(self):
         return [(slug, title, [self[name] for name in names if name in self.fields]) for slug, title, names in SECTIONS]
@@ -161,7 +204,6 @@ class PacketForm(forms.Form):
             "rollback_steps",
             "notification_subject",
             "notification_body",
-            "release_plan",
             "test_environments",
         ):
             data[name] = data.get(name) or ""
@@ -198,13 +240,13 @@ class PacketForm(forms.Form):
                 "open_issues_resolved",
                 "test_environments_validated",
                 "test_environments",
-                "runbook_version",
-                "release_plan",
                 "requested_start",
                 "requested_end",
                 "estimated_duration_minutes",
             )
         }
+        runbook = execution.runbook_of(change=change)
+        initial["runbook_version"] = runbook.version_id if runbook else None
         initial["services"] = list(change.services.all())
         initial["implementer"] = change.implementer.username if change.implementer_id else None
         initial["open_issue_links"] = "\n".join(change.open_issue_links)
@@ -231,6 +273,12 @@ class VoteForm(forms.Form):
         help_text="One per line.",
     )
     revision_hash = forms.CharField(widget=forms.HiddenInput)
+
+
+class ConditionForm(forms.Form):
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="How it was met: a link or a short note."
+    )
 
 
 class DecideForm(forms.Form):

@@ -8,10 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from ccb import policies, selectors
-from ccb.choices import APPROVED_STATES, OUTCOME_STATES, REVIEW_STATES, BoardRole, Status
+from ccb.choices import OUTCOME_STATES, REVIEW_STATES, TRANSITIONS, ChangeType, DecisionOutcome, Status
 from ccb.exceptions import CCBError, PacketInvalid, PolicyViolation
 from ccb.models import ChangeRequest
 from ccb.services.base import record_refusal
+from ccb.services.changes import EDITABLE_STATES
+from ccb.web import words
 
 
 def change_for(request: HttpRequest, pk: int) -> ChangeRequest:
@@ -24,16 +26,25 @@ def refused(request: HttpRequest, exc: PolicyViolation) -> HttpResponse:
     return render(request, "ccb/refused.html", {"rule": exc.rule, "message": exc.message}, status=403)
 
 
-def attempt(request: HttpRequest, func: Callable[..., Any], back: str, **kwargs) -> tuple[Any, HttpResponse | None]:
-    """Run a service. Returns (result, None), or (None, the response to send) when it was refused."""
+def attempt(
+    request: HttpRequest, func: Callable[..., Any], back: str, invalid: str = "", **kwargs
+) -> tuple[Any, HttpResponse | None]:
+    """Run a service. Returns (result, None), or (None, the response to send) when it was refused.
+
+    Input the service refuses becomes one message, in people's words: ``invalid`` (with ``{count}`` and
+    ``{plural}``) when the page lists the items itself, else each item with its label.
+    """
     try:
         return func(**kwargs), None
     except PolicyViolation as exc:
         return None, refused(request, exc)
     except PacketInvalid as exc:
-        for field, msgs in exc.errors.items():
-            for message in msgs:
-                messages.error(request, f"{field.replace('_', ' ').capitalize()}: {message}")
+        if invalid:
+            count = len(exc.errors)
+            messages.error(request, invalid.format(count=count, plural="on" if count == 1 else "a"))
+        else:
+            items = [f"{words.criterion(key)[0]}: {' '.join(msgs)}" for key, msgs in exc.errors.items()]
+            messages.error(request, "Not done. " + " ".join(items))
         return None, redirect(back)
     except CCBError as exc:
         messages.error(request, exc.message)
@@ -48,30 +59,46 @@ def _allowed(check: Callable[..., None], **kwargs) -> bool:
         return False
 
 
+def _moves_to(change: ChangeRequest, *targets: str) -> bool:
+    """Whether the transition map lets the change move from where it is to one of ``targets``."""
+    return bool(TRANSITIONS[change.status] & set(targets))
+
+
 def abilities(user, change: ChangeRequest) -> dict[str, bool]:
-    """Which buttons this person sees on this change. The services refuse the rest anyway."""
+    """Which buttons this person sees on this change.
+
+    Each is the transition map (or the state set the service checks) and the service's policy, read
+    from where the rules live, so a change to either changes the buttons. The services refuse the rest.
+    """
+
+    def may(*checks: Callable[..., None]) -> bool:
+        return all(_allowed(check, actor=user, change=change) for check in checks)
+
+    def not_read_only(*, actor, change):
+        policies.assert_not_read_only(actor=actor, board=change.board, target=change)
+
     status = change.status
-    board = change.board
-    is_chair = policies.has_role(user, board, BoardRole.CHAIR)
-    can_edit = _allowed(policies.assert_can_edit, actor=user, change=change)
-    can_vote = _allowed(policies.assert_can_vote, actor=user, change=change) and not policies.is_site_auditor(user)
+    can_edit = may(policies.assert_can_edit)
+    submits_to = Status.APPROVED if change.change_type == ChangeType.STANDARD else Status.SUBMITTED
     already = (
         bool(change.current_revision_id)
         and change.votes.filter(revision_id=change.current_revision_id, voter=user).exists()
     )
-    return {
-        "edit": can_edit and status in (Status.DRAFT, *REVIEW_STATES),
-        "submit": can_edit and status == Status.DRAFT,
-        "withdraw": (can_edit or (is_chair and not policies.is_author(user, change)))
-        and status in (Status.DRAFT, *REVIEW_STATES, *APPROVED_STATES, Status.SCHEDULED),
-        "revise": can_edit and status == Status.REJECTED,
-        "attach": can_edit and status in (Status.DRAFT, *REVIEW_STATES),
-        "vote": can_vote and status in REVIEW_STATES and not already,
+    can = {
+        "edit": can_edit and status in EDITABLE_STATES,
+        "submit": can_edit and status == Status.DRAFT and _moves_to(change, submits_to),
+        "withdraw": _moves_to(change, Status.WITHDRAWN) and may(policies.assert_can_withdraw),
+        "revise": can_edit and _moves_to(change, Status.DRAFT),
+        "attach": can_edit and status in EDITABLE_STATES,
+        "vote": status in REVIEW_STATES and not already and may(not_read_only, policies.assert_can_vote),
         "already_voted": already,
-        "decide": _allowed(policies.assert_can_decide, actor=user, change=change) and status in REVIEW_STATES,
-        "schedule": _allowed(policies.assert_can_schedule, actor=user, change=change)
-        and status in (*APPROVED_STATES, Status.SCHEDULED),
-        "implement": _allowed(policies.assert_can_implement, actor=user, change=change)
-        and status in (Status.SCHEDULED, Status.IMPLEMENTING),
-        "close": _allowed(policies.assert_can_close, actor=user, change=change) and status in OUTCOME_STATES,
+        "decide": status in REVIEW_STATES
+        and _moves_to(change, *DecisionOutcome.values)
+        and may(policies.assert_can_decide),
+        "schedule": _moves_to(change, Status.SCHEDULED) and may(policies.assert_can_schedule),
+        "implement": _moves_to(change, Status.IMPLEMENTING, *OUTCOME_STATES) and may(policies.assert_can_implement),
+        "close": _moves_to(change, Status.CLOSED) and may(policies.assert_can_close),
+        "satisfy": may(policies.assert_can_satisfy_condition),
     }
+    can["override"] = can["schedule"] and may(policies.assert_can_override_schedule)
+    return can

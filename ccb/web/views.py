@@ -3,20 +3,26 @@
 import json
 from types import SimpleNamespace
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from ccb import audit, policies, risk, selectors
-from ccb.choices import REVIEW_STATES, BoardRole, ChangeType, Status
+from ccb import audit, execution, risk, selectors
+from ccb.choices import REVIEW_STATES, ChangeType, DecisionOutcome, Status
 from ccb.exceptions import PacketInvalid, PolicyViolation
 from ccb.models import AuditEvent, Board, ChangeRequest
+from ccb.web import words
 from ccb.web.calendar import free_slots
 from ccb.web.forms import AuditFilterForm, DecideForm, VoteForm
 from ccb.web.helpers import abilities, change_for, refused
+from ccb.web.templatetags import risk_assessed
 
 SORTS = {
     "newest": "-created_at",
@@ -82,34 +88,24 @@ def change_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-# How the change page's timeline words each audit action.
-ACTION_WORDS = {
-    "change.created": "filed the change",
-    "change.updated": "edited the packet",
-    "change.submitted": "submitted it",
-    "change.revised": "made a new revision",
-    "change.review_started": "put it on the agenda",
-    "change.withdrawn": "withdrew it",
-    "change.decided": "recorded the decision",
-    "change.scheduled": "scheduled it",
-    "change.implementation_started": "started the deployment",
-    "change.implementation_finished": "finished it",
-    "change.closed": "closed it",
-    "change.retrospective_reviewed": "recorded the retrospective review",
-    "vote.cast": "voted",
-    "vote.voided": "voided earlier votes by revising",
-    "condition.satisfied": "met a condition",
-    "attachment.added": "attached a file",
-    "policy.refused": "was refused",
-    "change.schedule_overridden": "overrode the scheduling rules",
-    "change.schedule_conflict": "found that it no longer fits its slot",
-    "change.schedule_conflict_cleared": "found that it fits its slot again",
-}
-
-
 def _timeline(change: ChangeRequest):
     events = AuditEvent.objects.filter(target_type="ccb.changerequest", target_id=str(change.pk)).order_by("seq")
-    return [{"event": e, "data": json.loads(e.data), "words": ACTION_WORDS.get(e.action, e.action)} for e in events]
+    return [
+        {"event": e, **words.timeline_entry(e.action, e.actor_name, json.loads(e.data) if e.data else {})}
+        for e in events
+    ]
+
+
+def _answer(key: str, value: str | None) -> str:
+    return value.replace("_", " ").capitalize() if value else "Not answered"
+
+
+def decide_form_for(change: ChangeRequest) -> DecideForm:
+    """The chair's form, carrying the conditions members attached to their approvals."""
+    proposed = selectors.proposed_conditions(change=change)
+    if not proposed:
+        return DecideForm()
+    return DecideForm(initial={"outcome": DecisionOutcome.APPROVED_WITH_CONDITIONS, "conditions": "\n".join(proposed)})
 
 
 @login_required
@@ -124,20 +120,25 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "revision": revision,
         "revisions": list(change.revisions.select_related("created_by")),
         "votes": change.votes.select_related("voter", "revision").order_by("created_at"),
-        "decisions": change.decisions.select_related("decided_by", "revision").prefetch_related("conditions"),
+        "decisions": change.decisions.select_related("decided_by", "revision").prefetch_related(
+            "conditions__satisfied_by"
+        ),
         "attachments": change.attachments.select_related("uploaded_by"),
         "timeline": _timeline(change),
-        "risk_rows": [
-            (q["label"], change.risk_answers.get(key, "not answered").replace("_", " "))
-            for key, q in risk.QUESTIONS.items()
-        ],
-        "missing": selectors.entry_criteria(change=change) if change.status == Status.DRAFT else {},
+        "risk_assessed": risk_assessed(change),
+        "risk_rows": [(q["label"], _answer(key, change.risk_answers.get(key))) for key, q in risk.QUESTIONS.items()],
+        "missing": words.criteria_rows(selectors.entry_criteria(change=change))
+        if change.status == Status.DRAFT
+        else [],
+        "issue_links": [link for link in change.open_issue_links if str(link).startswith(("https://", "http://"))],
+        "other_links": [link for link in change.open_issue_links if not str(link).startswith(("https://", "http://"))],
         "tally": selectors.tally(change=change) if change.status in REVIEW_STATES else None,
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}) if revision else None,
-        "decide_form": DecideForm(),
+        "decide_form": decide_form_for(change),
         "slots": free_slots(change) if can["schedule"] else [],
+        "runbook": execution.runbook_of(change=change),
+        "deployment": execution.deployment_of(change=change),
     }
-    can["override"] = can["schedule"] and policies.has_role(request.user, change.board, BoardRole.CHAIR)
     return render(request, "ccb/change_detail.html", context)
 
 
@@ -185,7 +186,10 @@ def agenda_item_context(request: HttpRequest, change: ChangeRequest) -> dict:
         "tally": selectors.tally(change=change),
         "votes": change.votes.filter(revision=revision).select_related("voter"),
         "vote_form": VoteForm(initial={"revision_hash": revision.content_hash}),
-        "decide_form": DecideForm(),
+        "decide_form": decide_form_for(change),
+        "decision": change.decisions.order_by("-decided_at").prefetch_related("conditions").first()
+        if change.status not in REVIEW_STATES
+        else None,
     }
 
 
@@ -238,3 +242,44 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
     except PolicyViolation as exc:
         return refused(request, exc)
     return render(request, "ccb/partials/chain_state.html", {"result": audit.verify()})
+
+
+@login_required
+def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
+    """One event of the chain: its fields, its data, and the hashes that link it to the one before."""
+    try:
+        event = selectors.audit_event_list(user=request.user).filter(seq=seq).first()
+    except PolicyViolation as exc:
+        return refused(request, exc)
+    if event is None:
+        raise Http404("No audit event with that number.")
+    try:
+        data = json.dumps(json.loads(event.data), indent=2, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        data = event.data
+    neighbours = AuditEvent.objects.filter(seq__in=[seq - 1, seq + 1]).values_list("seq", flat=True)
+    return render(
+        request,
+        "ccb/audit_event.html",
+        {
+            "nav": "audit",
+            "event": event,
+            "label": words.action_label(event.action),
+            "target_label": words.TARGET_LABELS.get(event.target_type, event.target_type),
+            "data": data,
+            "previous": seq - 1 if seq - 1 in neighbours else None,
+            "next": seq + 1 if seq + 1 in neighbours else None,
+        },
+    )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers that ask for /favicon.ico (the admin's pages link none) get ccb's icon."""
+    return HttpResponsePermanentRedirect(static("ccb/favicon.svg"))
+
+
+@method_decorator(csp_update({"img-src": ["data:"]}), name="dispatch")  # Swagger UI's icons are data: URLs
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its start-up script served as a file (no inline script) under ccb's header."""
+
+    template_name = "ccb/api_docs.html"

@@ -1,7 +1,14 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .runs import ArmView, PlanView, RunViewSet
 from .views import RunbookViewSet
 
 router = SimpleRouter()
 router.register("runbooks", RunbookViewSet, basename="runbook")
-urlpatterns = router.urls
+router.register("deployments", RunViewSet, basename="deployment")
+urlpatterns = [
+    *router.urls,
+    path("changes/<int:pk>/plan/", PlanView.as_view(), name="change-plan"),
+    path("changes/<int:pk>/arm/", ArmView.as_view(), name="change-arm"),
+]

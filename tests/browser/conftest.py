@@ -46,18 +46,74 @@ def chromium():
         browser.close()
 
 
+# Runs in every page before its own scripts: a blocked script, style, image or frame is reported
+# to the console, where the watch below collects it with the page's other errors.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline code")
+    + " in " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+class ConsoleErrors:
+    """Console errors, uncaught exceptions and CSP violations seen on every page of a test.
+
+    A test that provokes an error on purpose (a 400 it wants shown) says so with ``expect(text)``.
+    """
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.expected: list[str] = []
+
+    def watch(self, context) -> None:
+        context.add_init_script(REPORT_CSP)
+
+        def on_page(page):
+            page.on("console", lambda msg: msg.type == "error" and self.seen.append(f"{page.url}: {msg.text}"))
+            page.on("pageerror", lambda exc: self.seen.append(f"{page.url}: uncaught {exc}"))
+
+        context.on("page", on_page)
+
+    def expect(self, text: str) -> None:
+        self.expected.append(text)
+
+    def unexpected(self) -> list[str]:
+        return [line for line in self.seen if not any(text in line for text in self.expected)]
+
+
 @pytest.fixture
-def sign_in(chromium, live_server):
-    """sign_in(username) -> a page in that person's own browser context, signed in."""
+def console_errors():
+    errors = ConsoleErrors()
+    yield errors
+    assert not errors.unexpected(), "Errors in the browser console:\n" + "\n".join(errors.unexpected())
+
+
+@pytest.fixture
+def new_context(chromium, live_server, console_errors):
+    """new_context(viewport=None) -> a fresh browser context whose pages are watched for errors."""
     contexts = []
 
-    def make(username, password="pw-for-tests", viewport=None):
+    def make(viewport=None):
         context = chromium.new_context(
             base_url=live_server.url, viewport=viewport or {"width": 1280, "height": 900}, timezone_id="Europe/Berlin"
         )
         context.set_default_timeout(15_000)
+        console_errors.watch(context)
         contexts.append(context)
-        page = context.new_page()
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def sign_in(new_context):
+    """sign_in(username) -> a page in that person's own browser context, signed in."""
+
+    def make(username, password="pw-for-tests", viewport=None):
+        page = new_context(viewport).new_page()
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
@@ -66,14 +122,13 @@ def sign_in(chromium, live_server):
         page.username = username
         return page
 
-    yield make
-    for context in contexts:
-        context.close()
+    return make
 
 
 def serious_violations(page) -> list[dict]:
     """axe-core's serious and critical findings on the page as it stands."""
-    page.add_script_tag(path=str(AXE))
+    # Evaluated by the browser's devtools channel, not as a page script, so the CSP need not allow it.
+    page.evaluate(AXE.read_text())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}

@@ -30,7 +30,7 @@ from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from ccb import services
+from ccb import execution, services
 from ccb.choices import AuditAction
 from ccb.models import AuditEvent
 from deployments import services as runbook_services
@@ -92,8 +92,6 @@ change-decide                   POST     401       403       403    ok    403   
 change-decisions                GET      401       ok        ok     ok    ok          ok      404
 change-satisfy-condition        POST     401       ok        403    403   ok          403     404
 change-schedule                 POST     401       403       403    ok    ok          403     404
-change-implement                POST     401       403       403    403   ok          403     404
-change-finish                   POST     401       403       403    403   ok          403     404
 change-close                    POST     401       403       403    ok    403         403     404
 change-retrospective            POST     401       403       403    ok    403         403     404
 change-slots                    GET      401       ok        ok     ok    ok          ok      404
@@ -120,6 +118,16 @@ runbook-detail                  GET      401       ok        ok     ok    ok    
 runbook-version                 GET      401       ok        ok     ok    ok          ok      404
 runbook-versions                POST     401       ok        ok     ok    ok          403     404
 runbook-approve                 POST     401       404       ok     ok    403         403     404
+deployment-list                 GET      401       ok        ok     ok    ok          ok      ok
+deployment-list                 POST     401       403       403    403   ok          403     404
+deployment-detail               GET      401       ok        ok     ok    ok          ok      404
+deployment-answer               POST     401       403       403    403   ok          403     404
+deployment-abort                POST     401       403       403    ok    ok          403     404
+deployment-retry                POST     401       403       403    403   ok          403     404
+deployment-extend               POST     401       403       403    ok    403         403     404
+change-plan                     GET      401       ok        ok     ok    ok          ok      404
+change-arm                      POST     401       403       403    403   ok          403     404
+change-arm                      DELETE   401       403       403    403   ok          403     404
 schema                          GET      401       ok        ok     ok    ok          ok      ok
 api-docs                        GET      401       ok        ok     ok    ok          ok      ok
 """
@@ -146,6 +154,11 @@ api-docs                        GET      401       ok        ok     ok    ok    
 # - Maintenance windows and freezes are read by everyone who can see the services (anyone filing a
 #   change must know when it may run); they are written by the chair of the services' board and by
 #   administrators (DESIGN "Windows and scheduling"); DELETE deactivates rather than erases.
+# - Deployment runs are seen by whoever sees their change. A run is started, retried and armed by the
+#   change's implementer alone; aborted by the implementer or the chair; a held run is given more time
+#   by the chair; a gate is answered by the role its runbook names (here the implementer, with
+#   not_starter false, so frank who started it may answer). retry and extend on a run that is neither
+#   paused nor held get past authorization to a 409.
 # - calendar-token manages the caller's own feed secret, so every signed-in person, the auditor
 #   included, may read, rotate and revoke theirs: it grants reading only what they already read.
 # - calendar-feed is what a calendar app fetches without signing in: the secret in the URL (alice's
@@ -286,7 +299,7 @@ class World:
                     "board": self.board,
                     "name": "Weekly patch",
                     "environment": "production",
-                    "runbook_version": self.runbook_version,
+                    "runbook_version": self.runbook_version.pk,
                     "max_risk": "low",
                 },
                 services=[self.service],
@@ -366,6 +379,27 @@ class World:
         )
 
     @property
+    def scheduled_change(self):
+        from ..deployments.helpers import deployable_change
+
+        self.fixture("windows")
+        return self._once(
+            "scheduled",
+            lambda: deployable_change(
+                make_change=self.fixture("make_change"),
+                approve=self.fixture("approve"),
+                board=self.board,
+                people=self.people,
+            ),
+        )
+
+    @property
+    def deployment(self):
+        from ..deployments.helpers import started_at_its_gate
+
+        return self._once("deployment", lambda: started_at_its_gate(self.scheduled_change, self.people))
+
+    @property
     def calendar_token(self):
         return self._once("calendar_token", lambda: services.calendar_token_rotate(actor=self.people["alice"]).key)
 
@@ -377,6 +411,8 @@ class World:
 
 # The change a /changes/{pk}/ route acts on, when it is not the submitted one.
 CHANGE_FOR_ROUTE = {
+    "change-plan": lambda w: w.scheduled_change,
+    "change-arm": lambda w: w.scheduled_change,
     "change-retrospective": lambda w: w.emergency_change,
     "change-satisfy-condition": lambda w: w.conditional_change,
 }
@@ -395,7 +431,7 @@ def _url_kwargs(route, pattern, w):
                 if route == "runbook-approve":
                     value = w.unapproved_runbook.pk
                 else:
-                    value = w.change.runbook_version.runbook_id  # the runbook alice's change runs
+                    value = execution.runbook_of(change=w.change).runbook_id  # the runbook alice's change runs
             else:
                 make = {
                     "board": lambda: w.board.pk,
@@ -404,6 +440,7 @@ def _url_kwargs(route, pattern, w):
                     "audit": lambda: w.audit_seq,
                     "window": lambda: w.window.pk,
                     "freeze": lambda: w.freeze.pk,
+                    "deployment": lambda: w.deployment.pk,
                 }.get(basename)
                 if make is None:
                     pytest.fail(f"{route}: no object for its pk; teach _url_kwargs which object {basename} is")
@@ -414,6 +451,8 @@ def _url_kwargs(route, pattern, w):
             value = w.conditional_change.conditions.get().pk
         elif name == "number":
             value = 1
+        elif name == "position":
+            value = w.deployment.steps.get(type="manual_gate").position
         elif name == "token":
             value = w.calendar_token
         else:
@@ -490,8 +529,6 @@ BODIES = {
     ("freeze-detail", "DELETE"): (lambda w: {}, "json"),
     ("calendar-token", "POST"): (lambda w: {}, "json"),
     ("calendar-token", "DELETE"): (lambda w: {}, "json"),
-    ("change-implement", "POST"): (lambda w: {}, "json"),
-    ("change-finish", "POST"): (lambda w: {"outcome": "completed", "notes": "Done."}, "json"),
     ("change-close", "POST"): (
         lambda w: {
             "review": "Went to plan.",
@@ -505,6 +542,13 @@ BODIES = {
     ("runbook-list", "POST"): (lambda w: {"board": w.board.pk, "name": "Linear", "source_yaml": RUNBOOK_YAML}, "json"),
     ("runbook-versions", "POST"): (lambda w: {"source_yaml": RUNBOOK_YAML}, "json"),
     ("runbook-approve", "POST"): (lambda w: {}, "json"),
+    ("deployment-list", "POST"): (lambda w: {"change": w.scheduled_change.pk}, "json"),
+    ("deployment-answer", "POST"): (lambda w: {"answer": "go", "comment": "Healthy."}, "json"),
+    ("deployment-abort", "POST"): (lambda w: {"reason": "Customer complaints."}, "json"),
+    ("deployment-retry", "POST"): (lambda w: {}, "json"),
+    ("deployment-extend", "POST"): (lambda w: {"minutes": 30, "reason": "Finish tonight."}, "json"),
+    ("change-arm", "POST"): (lambda w: {}, "json"),
+    ("change-arm", "DELETE"): (lambda w: {}, "json"),
 }
 
 
@@ -634,7 +678,8 @@ def other_board(admin_user, people, board):
 @pytest.mark.django_db
 def test_a_chair_cannot_take_over_another_boards_template(api, board, other_board, admin_user, people, runbook):
     template = services.template_save(
-        actor=admin_user, data={"board": board, "name": "Weekly patch", "runbook_version": runbook, "max_risk": "low"}
+        actor=admin_user,
+        data={"board": board, "name": "Weekly patch", "runbook_version": runbook.pk, "max_risk": "low"},
     )
     r = api(people["oscar"]).patch(
         f"/api/v1/templates/{template.pk}/", {"board": other_board.pk, "max_risk": "critical"}, format="json"
@@ -685,7 +730,7 @@ def test_an_edit_cannot_link_another_boards_runbook_either(api, make_change, oth
     assert r.status_code == 400, r.content
     assert "runbook_version" in r.json()
     change.refresh_from_db()
-    assert change.runbook_version_id != other_boards_runbook.pk
+    assert execution.runbook_of(change=change).version_id != other_boards_runbook.pk
 
 
 @pytest.mark.django_db

@@ -132,3 +132,29 @@ def test_the_token_is_one_persons_own(api, people, feed_url):
     api(people["bob"]).delete("/api/v1/calendar/token/")
     assert fetch(alices).status_code == 200
     assert services.calendar_token_revoke(actor=people["alice"]) is True
+
+
+def test_the_feed_folds_long_text_at_75_octets_without_splitting_a_character_or_an_escape(
+    api, people, service_map, feed_url
+):
+    from tests.notifications.folding import HOSTILE_TEXT, assert_folded_well
+
+    r = api(people["erin"]).post(
+        "/api/v1/windows/",
+        {
+            "service": "api",
+            "environment": "production",
+            "name": "Ночное окно",
+            "description": HOSTILE_TEXT,
+            "time_zone": "UTC",
+            "dtstart": "2026-01-01T01:00",
+            "duration_minutes": 60,
+            "rrule": "FREQ=DAILY",
+        },
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    response = fetch(feed_url("erin"))
+    assert_folded_well(response.content)
+    found = [e for uid, e in events(response).items() if uid.startswith("window-")]
+    assert found and all(str(e["description"]) == HOSTILE_TEXT + "\nRepeats FREQ=DAILY in UTC." for e in found)

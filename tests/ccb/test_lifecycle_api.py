@@ -5,9 +5,12 @@ from datetime import timedelta
 from django.utils import timezone
 
 from ccb import audit, services
-from ccb.models import AuditEvent
+from ccb.models import AuditEvent, ChangeRequest
+from deployments import engine
+from deployments.models import DeploymentRun
 
 from ..conftest import ANSWERS, PDF
+from ..deployments.helpers import open_slot_now
 from .conftest import in_window
 
 
@@ -97,19 +100,32 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
     start = in_window(days=2)
     r = frank.post(f"/api/v1/changes/{cid}/schedule/", {"planned_start": start.isoformat()}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
-    assert r.json()["planned_end"] == (start + timedelta(minutes=runbook.estimated_minutes)).isoformat().replace(
-        "+00:00", "Z"
-    )
+    booked = timedelta(minutes=10 + 5)  # the runbook's ten planned minutes and the 5 min to roll back
+    assert r.json()["planned_end"] == (start + booked).isoformat().replace("+00:00", "Z")
 
-    r = frank.post(f"/api/v1/changes/{cid}/implement/")
+    open_slot_now(ChangeRequest.objects.get(pk=cid))  # the day of the window has come
+    r = frank.post("/api/v1/deployments/", {"change": cid}, format="json")
     assert r.status_code == 409 and "Run the smoke test twice" in r.json()["detail"]
     cond = decision["conditions"][0]["id"]
     r = frank.post(f"/api/v1/changes/{cid}/conditions/{cond}/satisfy/", {"evidence": "CI run #88"}, format="json")
     assert r.status_code == 200 and r.json()["satisfied_by"] == "frank"
 
-    assert frank.post(f"/api/v1/changes/{cid}/implement/").json()["status"] == "implementing"
-    r = frank.post(f"/api/v1/changes/{cid}/finish/", {"outcome": "completed", "notes": "green"}, format="json")
-    assert r.json()["status"] == "completed"
+    r = frank.post("/api/v1/deployments/", {"change": cid}, format="json")
+    assert r.status_code == 201, r.content
+    run = r.json()
+    assert run["status"] == "pending" and [s["name"] for s in run["steps"]][:2] == ["Bake at 10%", "Go/no-go: Healthy?"]
+    assert alice.get(f"/api/v1/changes/{cid}/").json()["status"] == "implementing"
+    drive_until_settled(run["id"])
+    gate = next(s for s in frank.get(f"/api/v1/deployments/{run['id']}/").json()["steps"] if s["type"] == "manual_gate")
+    r = api(people["mia"]).post(
+        f"/api/v1/deployments/{run['id']}/gates/{gate['position']}/answer/",
+        {"answer": "go", "comment": "Error rate flat."},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    drive_until_settled(run["id"])
+    assert frank.get(f"/api/v1/deployments/{run['id']}/").json()["status"] == "succeeded"
+    assert alice.get(f"/api/v1/changes/{cid}/").json()["status"] == "completed"
 
     r = quinn.post(f"/api/v1/changes/{cid}/close/", {"review": "fine", "smoke_tests_passed": True}, format="json")
     assert r.status_code == 400 and set(r.json()) == {"monitoring_normal", "notifications_sent"}
@@ -142,6 +158,17 @@ def test_normal_change_from_packet_to_closed(api, board, people, service_map, ru
     assert r.status_code == 409 and r.json()["status"] == "closed"
 
 
+def drive_until_settled(run_id):
+    """Play the deployments workers until the run waits for a person or ends, skipping bakes."""
+    clock = [timezone.now()]
+    for _ in range(50):
+        again = engine.advance(run_id, now=lambda: clock[0])
+        run = DeploymentRun.objects.get(pk=run_id)
+        if again is None or run.status in ("awaiting_answer", "paused", "held"):
+            return
+        clock[0] = max(clock[0], again)
+
+
 def test_standard_change_is_approved_by_its_template_without_a_vote(
     api, board, people, admin_user, runbook, service_map
 ):
@@ -152,7 +179,7 @@ def test_standard_change_is_approved_by_its_template_without_a_vote(
             "board": board,
             "name": "Rotate certificate",
             "environment": "production",
-            "runbook_version": runbook,
+            "runbook_version": runbook.pk,
             "max_risk": "low",
             "packet_defaults": {
                 "summary": "Rotate the cert.",

@@ -80,11 +80,11 @@ def add_catalogue(start, stop, admin_user, people, service_map, runbook):
             board=b,
             name=f"R{i}",
             description="",
-            source_yaml="stages: [{name: s, steps: [{name: a, type: wait}]}]",
+            source_yaml="schema: 2\nstages: [{name: s, steps: [{name: a, type: wait, params: {seconds: 60}}]}]",
         )
         v = rb.runbook_version_approve(actor=people["erin"], version_id=v.pk)
         services.template_save(
-            actor=admin_user, services=[svc], data={"board": b, "name": f"T{i}", "runbook_version": v}
+            actor=admin_user, services=[svc], data={"board": b, "name": f"T{i}", "runbook_version": v.pk}
         )
 
 

@@ -1,8 +1,10 @@
 """Window occurrences follow RFC 5545 in the window's own zone (DESIGN, "Time rules, decided once")."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from dateutil.rrule import rrulestr
 
 from ccb import recurrence
 from ccb.models import MaintenanceWindow
@@ -150,7 +152,7 @@ def test_occurrences_are_those_overlapping_the_half_open_range():
         ("FREQ=MINUTELY", "FREQ must be one of"),
         ("FREQ=DAILY;COUNT=3;UNTIL=20261231T000000Z", "not both"),
         ("DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "separate fields"),
-        ("FREQ=WEEKLY;BYDAY=XX", "cannot be read"),
+        ("FREQ=WEEKLY;BYDAY=XX", "BYDAY takes weekdays"),
         ("FREQ=WEEKLY;FREQ=DAILY", "appears twice"),
         ("FREQ=DAILY;RDATE=20260101", "Unknown or empty"),
     ],
@@ -195,3 +197,197 @@ def test_the_model_uses_the_same_rules(db):
         utc(2026, 3, 29, 1, 30),
         utc(2026, 4, 12, 0, 30),
     ]
+
+
+# --- RFC 5545 3.3.10: every part's value range, checked when the rule is saved ---------------------
+# Cases after the RFC's own examples and the suites of dateutil (test_rrule.py), libical
+# (icalrecur tests) and icalendar (test_prop_vRecur): each refusal names the part that is wrong.
+
+REFUSED = [
+    ("FREQ=DAILY;INTERVAL=0", "INTERVAL"),
+    ("FREQ=DAILY;INTERVAL=-1", "INTERVAL"),
+    ("FREQ=DAILY;INTERVAL=1.5", "INTERVAL"),
+    ("FREQ=DAILY;INTERVAL=1001", "INTERVAL"),
+    ("FREQ=DAILY;COUNT=0", "COUNT"),
+    ("FREQ=DAILY;COUNT=-1", "COUNT"),
+    ("FREQ=DAILY;COUNT=three", "COUNT"),
+    ("FREQ=DAILY;UNTIL=19990101T000000", "UNTIL"),  # floating, on a zoned start
+    ("FREQ=DAILY;UNTIL=19990101", "UNTIL"),  # a date, on a date-time start
+    ("FREQ=DAILY;UNTIL=20261340T000000Z", "UNTIL"),
+    ("FREQ=DAILY;BYSECOND=61", "BYSECOND"),
+    ("FREQ=DAILY;BYSECOND=60", "BYSECOND"),
+    ("FREQ=DAILY;BYMINUTE=60", "BYMINUTE"),
+    ("FREQ=DAILY;BYMINUTE=-5", "BYMINUTE"),
+    ("FREQ=DAILY;BYHOUR=24", "BYHOUR"),
+    ("FREQ=DAILY;BYHOUR=+3", "BYHOUR"),
+    ("FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY"),
+    ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY"),
+    ("FREQ=MONTHLY;BYMONTHDAY=-32", "BYMONTHDAY"),
+    ("FREQ=MONTHLY;BYMONTHDAY=1,,2", "BYMONTHDAY"),
+    ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY"),
+    ("FREQ=YEARLY;BYYEARDAY=367", "BYYEARDAY"),
+    ("FREQ=YEARLY;BYYEARDAY=0", "BYYEARDAY"),
+    ("FREQ=MONTHLY;BYYEARDAY=1", "BYYEARDAY"),
+    ("FREQ=DAILY;BYYEARDAY=1", "BYYEARDAY"),
+    ("FREQ=YEARLY;BYWEEKNO=54", "BYWEEKNO"),
+    ("FREQ=YEARLY;BYWEEKNO=-54", "BYWEEKNO"),
+    ("FREQ=MONTHLY;BYWEEKNO=1", "BYWEEKNO"),
+    ("FREQ=YEARLY;BYMONTH=13", "BYMONTH"),
+    ("FREQ=YEARLY;BYMONTH=0", "BYMONTH"),
+    ("FREQ=YEARLY;BYMONTH=-1", "BYMONTH"),
+    ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=367", "BYSETPOS"),
+    ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0", "BYSETPOS"),
+    ("FREQ=MONTHLY;BYSETPOS=1", "BYSETPOS"),
+    ("FREQ=WEEKLY;BYDAY=XX", "BYDAY"),
+    ("FREQ=WEEKLY;BYDAY=1MO", "BYDAY"),  # ordinals only with MONTHLY or YEARLY
+    ("FREQ=DAILY;BYDAY=-1FR", "BYDAY"),
+    ("FREQ=MONTHLY;BYDAY=0MO", "BYDAY"),
+    ("FREQ=MONTHLY;BYDAY=6MO", "BYDAY"),
+    ("FREQ=YEARLY;BYDAY=54MO", "BYDAY"),
+    ("FREQ=YEARLY;BYWEEKNO=1;BYDAY=1MO", "BYDAY"),
+    ("FREQ=WEEKLY;WKST=XX", "WKST"),
+    ("FREQ=WEEKLY;WKST=1MO", "WKST"),
+    ("FREQ=MINUTELY", "FREQ"),
+    ("INTERVAL=2", "FREQ"),
+]
+
+
+@pytest.mark.parametrize(("text", "part"), REFUSED)
+def test_every_part_out_of_its_range_is_refused_naming_the_part(text, part):
+    with pytest.raises(recurrence.RecurrenceError) as refused:
+        recurrence.normalize_rrule(text)
+    assert part in str(refused.value)
+
+
+ACCEPTED = [  # RFC 5545 3.8.5.3 examples and their like, in their own terms
+    "FREQ=DAILY;COUNT=10",
+    "FREQ=DAILY;UNTIL=19971224T000000Z",
+    "FREQ=DAILY;INTERVAL=2",
+    "FREQ=YEARLY;UNTIL=20000131T140000Z;BYMONTH=1;BYDAY=SU,MO,TU,WE,TH,FR,SA",
+    "FREQ=WEEKLY;INTERVAL=2;WKST=SU;BYDAY=TU,TH",
+    "FREQ=MONTHLY;COUNT=10;BYDAY=1FR",
+    "FREQ=MONTHLY;INTERVAL=2;COUNT=10;BYDAY=1SU,-1SU",
+    "FREQ=MONTHLY;BYMONTHDAY=-3",
+    "FREQ=MONTHLY;INTERVAL=18;COUNT=10;BYMONTHDAY=10,11,12,13,14,15",
+    "FREQ=YEARLY;INTERVAL=3;COUNT=10;BYYEARDAY=1,100,200",
+    "FREQ=YEARLY;BYDAY=20MO",
+    "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+    "FREQ=YEARLY;BYWEEKNO=-1;BYDAY=MO",
+    "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13",
+    "FREQ=YEARLY;INTERVAL=4;BYMONTH=11;BYDAY=TU;BYMONTHDAY=2,3,4,5,6,7,8",
+    "FREQ=MONTHLY;COUNT=3;BYDAY=TU,WE,TH;BYSETPOS=3",
+    "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-2",
+    "FREQ=HOURLY;INTERVAL=3;UNTIL=19970902T170000Z",
+    "FREQ=DAILY;BYHOUR=9,10,11,12,13,14,15,16;BYMINUTE=0,20,40",
+    "FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU;WKST=MO",
+    "FREQ=HOURLY;BYYEARDAY=-1;BYSECOND=0,59",
+    "FREQ=MONTHLY;BYMONTHDAY=+31,-31",
+]
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_rules_within_the_ranges_are_accepted(text):
+    assert recurrence.normalize_rrule(text) == text
+    recurrence.build_rule(text, datetime(1997, 9, 2, 9, 0), recurrence.zone("America/New_York"))
+
+
+def test_an_ordinal_weekday_counts_within_the_month():
+    found = occ("FREQ=MONTHLY;BYDAY=2TU,-1FR", datetime(2026, 1, 1, 22, 0), start=utc(2026, 1, 1), end=utc(2026, 3, 1))
+    assert [s.date().isoformat() for s, _ in found] == ["2026-01-13", "2026-01-30", "2026-02-10", "2026-02-27"]
+
+
+# --- every expansion is bounded ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30",  # never matches: dateutil alone searches until the year 9999
+        "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20990101T000000Z",
+        "FREQ=DAILY;INTERVAL=0",  # stored before the checks existed: dateutil alone never returns
+    ],
+)
+def test_no_rule_can_stall_an_expansion(text):
+    budget = recurrence.Budget()
+    started = time.monotonic()
+    if "INTERVAL=0" in text:  # refused now; expanding it as stored is refused too, at once
+        with pytest.raises(recurrence.RecurrenceError, match="INTERVAL"):
+            list(
+                recurrence.occurrences(
+                    dtstart=datetime(2020, 1, 1),
+                    duration=timedelta(hours=1),
+                    tz=LONDON,
+                    rule_text=text,
+                    exdates=[],
+                    start=utc(2026, 1, 1),
+                    end=utc(2027, 1, 1),
+                )
+            )
+    else:
+        assert occ(text, datetime(2020, 1, 1), start=utc(2026, 1, 1), end=utc(2027, 1, 1)) == []
+        assert (
+            list(
+                recurrence.occurrences(
+                    dtstart=datetime(2020, 1, 1),
+                    duration=timedelta(hours=1),
+                    tz=LONDON,
+                    rule_text=text,
+                    exdates=[],
+                    start=utc(2026, 1, 1),
+                    end=utc(2027, 1, 1),
+                    budget=budget,
+                )
+            )
+            == []
+            and budget.exhausted
+        )
+    assert time.monotonic() - started < 2 * recurrence.MAX_EXPANSION_SECONDS + 0.5
+
+
+def test_a_step_budget_cuts_a_long_expansion_short():
+    budget = recurrence.Budget(steps=10)
+    found = list(
+        recurrence.occurrences(
+            dtstart=datetime(2026, 1, 1, 9),
+            duration=timedelta(hours=1),
+            tz=LONDON,
+            rule_text="FREQ=DAILY",
+            exdates=[],
+            start=utc(2026, 1, 1),
+            end=utc(2027, 1, 1),
+            budget=budget,
+        )
+    )
+    assert 0 < len(found) < 10 and budget.exhausted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FREQ=HOURLY",
+        "FREQ=HOURLY;INTERVAL=5",
+        "FREQ=HOURLY;INTERVAL=3;BYHOUR=1,7,22",
+        "FREQ=DAILY;INTERVAL=3",
+        "FREQ=DAILY;BYHOUR=9,17;BYMINUTE=15",
+        "FREQ=WEEKLY",
+        "FREQ=WEEKLY;INTERVAL=2;WKST=SU;BYDAY=TU,TH",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,FR;BYSETPOS=-1",
+        "FREQ=MONTHLY;INTERVAL=5",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-2",
+        "FREQ=MONTHLY;BYMONTHDAY=31",
+        "FREQ=YEARLY;INTERVAL=3;BYMONTH=3",
+        "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+        "FREQ=YEARLY;INTERVAL=4;BYMONTH=11;BYDAY=TU;BYMONTHDAY=2,3,4,5,6,7,8",
+    ],
+)
+def test_an_old_window_is_expanded_from_near_the_range_with_the_same_occurrences(text):
+    # Years of occurrences lie between the first start and the range asked for; starting the rule near
+    # the range must give exactly what dateutil gives from the first start.
+    first, lo = datetime(2011, 5, 17, 13, 45), datetime(2026, 11, 3, 7, 0)
+    hi = lo + timedelta(days=40 if text.startswith("FREQ=HOURLY") else 5 * 366)
+    expected = rrulestr(text, dtstart=first).between(lo, hi, inc=True)
+    budget = recurrence.Budget(steps=10_000, seconds=5)
+    rule = recurrence.build_rule(text, first, recurrence.zone("UTC"), budget, not_before=lo)
+    assert [w for w in rule.between(lo, hi, inc=True)] == expected and expected
+    assert not budget.exhausted

@@ -6,9 +6,10 @@ from ccb import services
 from ccb.exceptions import Conflict
 from ccb.models import ChangeRequest, ChangeRevision, Vote
 from deployments import services as runbook_services
-from deployments.models import RunbookVersion
+from deployments.models import DeploymentRun, RunbookVersion
 
 from ..conftest import RUNBOOK_YAML
+from ..deployments.helpers import open_slot_now, start_run
 from .conftest import in_window
 
 
@@ -68,12 +69,13 @@ def test_implementation_refuses_when_the_runbook_under_the_approval_changed(subm
         services.vote_cast(change_id=submitted.pk, voter=people[name], decision="approve")
     services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=in_window(days=1))
     # Someone rewrites a step of the approved runbook version behind the board's back.
-    version = RunbookVersion.objects.get(pk=submitted.runbook_version_id)
-    version.document["stages"][0]["steps"][0]["params"]["weight"] = 100
+    version = RunbookVersion.objects.get(change_links__change=submitted)
+    version.document["stages"][0]["steps"][0]["params"]["seconds"] = 1
     RunbookVersion.objects.filter(pk=version.pk).update(document=version.document)
     with pytest.raises(Conflict, match="runbook differs"):
-        services.change_request_start_implementation(change_id=submitted.pk, actor=people["frank"])
+        start_run(open_slot_now(submitted), people["frank"])
     assert ChangeRequest.objects.get(pk=submitted.pk).status == "scheduled"
+    assert not DeploymentRun.objects.exists()
 
 
 def test_implementation_refuses_when_the_packet_under_the_approval_changed(submitted, people, windows):
@@ -82,14 +84,16 @@ def test_implementation_refuses_when_the_packet_under_the_approval_changed(submi
     services.change_request_schedule(change_id=submitted.pk, actor=people["frank"], planned_start=in_window(days=1))
     ChangeRequest.objects.filter(pk=submitted.pk).update(rollback_steps="none")  # a write that bypassed services
     with pytest.raises(Conflict, match="differs from the approved revision"):
-        services.change_request_start_implementation(change_id=submitted.pk, actor=people["frank"])
+        start_run(open_slot_now(submitted), people["frank"])
+    assert not DeploymentRun.objects.exists()
 
 
 def test_linking_an_unapproved_runbook_version_blocks_submit(api, make_change, people, runbook):
+    # alice's own new version: she may link her draft, but the board has not approved it
     new = runbook_services.runbook_version_create(
-        actor=people["frank"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("10%", "5%")
+        actor=people["alice"], runbook_id=runbook.runbook_id, source_yaml=RUNBOOK_YAML.replace("10%", "5%")
     )
-    change = make_change(runbook_version=new)
+    change = make_change(runbook_version=new.pk)
     r = api(people["alice"]).post(f"/api/v1/changes/{change.pk}/submit/")
     assert r.status_code == 400
     assert "not been reviewed and approved" in r.json()["runbook_version"][0]

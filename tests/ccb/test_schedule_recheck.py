@@ -13,6 +13,13 @@ from .conftest import at, book, freeze, in_window, window
 
 
 @pytest.fixture
+def packet(packet):
+    """These rules are shown on a ten-minute timeline: the runbook's step timeouts and no rollback time
+    (test_scheduling_rules.py shows how rollback time lengthens a booking)."""
+    return {**packet, "rollback_minutes": 0}
+
+
+@pytest.fixture
 def sent(monkeypatch):
     """Every notify() call, in order."""
     calls = []
@@ -52,7 +59,7 @@ def test_a_freeze_added_over_a_booked_change_flags_it_and_tells_its_people(api, 
     [message] = conflicts(sent)
     assert message["change_id"] == booked.pk
     assert message["user_ids"] == sorted([people["alice"].pk, people["frank"].pk])
-    assert message["context"]["problems"] == [problem["message"]]
+    assert [p["message"] for p in message["context"]["problems"]] == [problem["message"]]
     assert message["context"]["reason"] == "The freeze 'Incident freeze' was created by erin."
     assert "other_reference" not in message["context"]
     [event] = AuditEvent.objects.filter(action=AuditAction.CHANGE_SCHEDULE_FLAGGED, target_id=str(booked.pk))
@@ -154,7 +161,7 @@ def test_a_new_dependency_can_make_booked_changes_clash(approved_on, people, win
 
 
 def test_a_change_already_being_implemented_is_left_alone(booked, people, board, sent):
-    services.change_request_start_implementation(change_id=booked.pk, actor=people["frank"])
+    ChangeRequest.objects.filter(pk=booked.pk).update(status="implementing")  # its run has started
     freeze(people["erin"], board=board, start=at(9), end=at(12))
     assert ChangeRequest.objects.get(pk=booked.pk).schedule_problems == [] and conflicts(sent) == []
 

@@ -15,11 +15,20 @@ from deployments import services as runbook_services
 
 from .conftest import at, book, freeze, in_window, window
 
+
+@pytest.fixture
+def packet(packet):
+    """These rules are shown on a ten-minute timeline: the runbook's step timeouts and no rollback time
+    (test_scheduling_rules.py shows how rollback time lengthens a booking)."""
+    return {**packet, "rollback_minutes": 0}
+
+
 NO_TIMEOUTS_YAML = """\
+schema: 2
 stages:
   - name: Only
     steps:
-      - {name: Flip the flag, type: feature_flag, params: {flag: x}}
+      - {name: Flip the flag by hand, type: manual_gate, params: {role: implementer, question: "Flag flipped?"}}
 """
 
 
@@ -61,7 +70,7 @@ def runbook_without_timeouts(board, people):
 
 
 def test_the_packet_estimate_counts_when_the_runbook_has_none(approved_on, people, windows, runbook_without_timeouts):
-    change = approved_on("api", runbook_version=runbook_without_timeouts, estimated_duration_minutes=45)
+    change = approved_on("api", runbook_version=runbook_without_timeouts.pk, estimated_duration_minutes=45)
     change = book(change, at(10), people["frank"])
     assert change.planned_end - change.planned_start == timedelta(minutes=45)
 
@@ -69,7 +78,7 @@ def test_the_packet_estimate_counts_when_the_runbook_has_none(approved_on, peopl
 def test_without_any_estimate_scheduling_is_refused_with_400(
     api, approved_on, people, windows, runbook_without_timeouts
 ):
-    change = approved_on("api", runbook_version=runbook_without_timeouts, estimated_duration_minutes=None)
+    change = approved_on("api", runbook_version=runbook_without_timeouts.pk, estimated_duration_minutes=None)
     r = post_schedule(api, people["frank"], change, at(10))
     assert r.status_code == 400 and "length of the deployment is unknown" in r.json()["timeline"][0]
     with pytest.raises(PacketInvalid):
@@ -130,8 +139,14 @@ def test_a_window_across_the_spring_forward_is_its_exact_length(api, approved_on
     # 03:15 UTC is 04:15 BST: inside the three real hours from 00:30 GMT, though past 03:30 on the wall.
     assert post_schedule(api, people["frank"], change, last_sunday.replace(hour=3, minute=15)).status_code == 200
     r = post_schedule(api, people["frank"], change, last_sunday.replace(hour=3, minute=25))
-    assert r.status_code == 409
-    assert "00:30 GMT–04:30 BST" in r.json()["detail"] and "runs 5 min past the end" in r.json()["detail"]
+    assert r.status_code == 409  # times in the reader's zone: UTC when they name none
+    assert "00:30–03:30 UTC" in r.json()["detail"] and "runs 5 min past the end" in r.json()["detail"]
+    r = api(people["frank"]).post(
+        f"/api/v1/changes/{change.pk}/schedule/?tz=Europe/London",
+        {"planned_start": last_sunday.replace(hour=3, minute=25).isoformat()},
+        format="json",
+    )
+    assert r.status_code == 409 and "00:30 GMT–04:30 BST" in r.json()["detail"]
 
 
 # --- freezes ---------------------------------------------------------------------------------------
@@ -144,7 +159,21 @@ def test_a_freeze_blocks_and_is_named_with_its_reason(api, approved_on, people, 
     assert r.status_code == 409
     assert "overlaps the freeze 'Release freeze'" in r.json()["detail"] and "Black Friday peak." in r.json()["detail"]
     assert r.json()["problems"] == [
-        {"rule": "freeze", "message": r.json()["detail"], "service": "", "window": None, "freeze": f.pk, "change": None}
+        {
+            "rule": "freeze",
+            "message": r.json()["detail"],
+            "service": "",
+            "window": None,
+            "freeze": f.pk,
+            "change": None,
+            "pieces": [
+                "The timeline ",
+                {"start": at(13, 55).isoformat(), "end": at(14, 5).isoformat()},
+                " overlaps the freeze 'Release freeze' (",
+                {"start": at(12).isoformat(), "end": at(14).isoformat()},
+                "): Black Friday peak.",
+            ],
+        }
     ]
     assert post_schedule(api, people["frank"], change, at(11, 50)).status_code == 200  # ends as the freeze starts
     assert post_schedule(api, people["frank"], change, at(14)).status_code == 200  # starts as it ends
@@ -232,7 +261,7 @@ def test_unrelated_services_and_other_environments_do_not_conflict(
 
 def test_an_implementing_change_occupies_its_slot(api, approved_on, people, windows):
     running = book(approved_on("api", title="Running"), at(10), people["frank"])
-    services.change_request_start_implementation(change_id=running.pk, actor=people["frank"])
+    ChangeRequest.objects.filter(pk=running.pk).update(status="implementing")  # its run has started
     r = post_schedule(api, people["frank"], approved_on("api"), at(10, 5))
     assert r.status_code == 409 and "(implementing " in r.json()["detail"]
 
@@ -367,3 +396,50 @@ def test_the_chair_may_override_a_conflict_and_the_other_change_is_flagged(
     )
     change.refresh_from_db()
     assert change.schedule_problems == []  # the override took responsibility for its own conflict
+
+
+# --- what a booking covers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("estimate", "rollback", "covered"),
+    [
+        (None, 20, 30),  # the runbook's 10 min of step timeouts, and 20 min to roll back
+        (45, 20, 65),  # the packet's estimate is longer than the runbook's timeouts
+        (5, 20, 30),  # the runbook's timeouts are longer than the packet's estimate
+        (45, 0, 45),
+    ],
+)
+def test_a_booking_covers_the_longer_estimate_and_the_time_to_roll_back(
+    api, approved_on, people, windows, client, estimate, rollback, covered
+):
+    from notifications.models import CalendarInvite
+
+    change = approved_on("api", estimated_duration_minutes=estimate, rollback_minutes=rollback)
+    assert api(people["alice"]).get(f"/api/v1/changes/{change.pk}/").json()["timeline_minutes"] == covered
+    slots = api(people["frank"]).get(f"/api/v1/changes/{change.pk}/slots/?count=1").json()
+    assert slots["timeline_minutes"] == covered
+    assert datetime.fromisoformat(slots["slots"][0]["end"]) - datetime.fromisoformat(
+        slots["slots"][0]["start"]
+    ) == timedelta(minutes=covered)
+    r = post_schedule(api, people["frank"], change, at(10))
+    assert r.status_code == 200, r.content
+    change.refresh_from_db()
+    assert change.planned_end == at(10) + timedelta(minutes=covered)
+    assert CalendarInvite.objects.get(change=change).end == change.planned_end  # the invite's DTEND
+    client.force_login(people["alice"])
+    assert f"{covered} min: " in client.get(f"/changes/{change.pk}/").content.decode()
+
+
+def test_a_window_with_room_for_the_deployment_but_not_its_rollback_refuses_it(api, approved_on, people, windows):
+    change = approved_on("api", rollback_minutes=20)  # 10 min of step timeouts + 20 min = 30 min
+    r = post_schedule(api, people["frank"], change, at(21, 40))  # the daytime window closes at 22:00
+    assert r.status_code == 409 and "runs 10 min past the end of 'Daytime'" in r.json()["detail"]
+    assert post_schedule(api, people["frank"], change, at(21, 30)).status_code == 200
+
+
+def test_a_booking_made_short_is_rechecked_for_its_whole_timeline(approved_on, people, windows, board):
+    change = book(approved_on("api", rollback_minutes=20), at(10), people["frank"])
+    ChangeRequest.objects.filter(pk=change.pk).update(planned_end=at(10, 10))  # as booked before rollback counted
+    freeze(people["erin"], start=at(10, 20), end=at(11), board=board, name="Rollback time")
+    assert [p["rule"] for p in ChangeRequest.objects.get(pk=change.pk).schedule_problems] == ["freeze"]

@@ -11,6 +11,13 @@ from ccb.scheduling import ScheduleRefused
 from .conftest import at, book, freeze, window
 
 
+@pytest.fixture
+def packet(packet):
+    """These rules are shown on a ten-minute timeline: the runbook's step timeouts and no rollback time
+    (test_scheduling_rules.py shows how rollback time lengthens a booking)."""
+    return {**packet, "rollback_minutes": 0}
+
+
 def slots(api, person, change, **query):
     qs = "&".join(f"{k}={v}" for k, v in query.items())
     return api(person).get(f"/api/v1/changes/{change.pk}/slots/?{qs}")

@@ -132,3 +132,66 @@ def test_ending_a_freeze_clears_the_flag_and_members_may_not(as_, people, window
     assert response.status_code == 302
     assert not FreezeWindow.objects.get(pk=blocking.pk).active
     assert ChangeRequest.objects.get(pk=change.pk).schedule_problems == []
+
+
+def test_each_day_shows_the_part_of_an_overnight_window_or_a_long_freeze_that_falls_on_it(
+    as_, people, service_map, board
+):
+    from datetime import UTC, datetime
+
+    from .conftest import window
+
+    # 23:00–03:00 in Berlin (22:00–02:00 UTC), and a freeze from 23:00 on the 8th to 23:00 on the 10th.
+    window(
+        people["erin"],
+        service_map["api"],
+        name="Night",
+        time_zone="Europe/Berlin",
+        dtstart=datetime(2026, 12, 7, 23, 0),
+        duration_minutes=240,
+        rrule="",
+    )
+    freeze(
+        people["erin"],
+        start=datetime(2026, 12, 8, 22, 0, tzinfo=UTC),
+        end=datetime(2026, 12, 10, 22, 0, tzinfo=UTC),
+        board=board,
+        name="Peak",
+    )
+    client = as_(people["erin"])
+    client.cookies["tz"] = "Europe/Berlin"
+    week = client.get("/calendar/?view=week&date=2026-12-07&service=api")
+    days = {
+        d["date"].isoformat(): [(e["label"], e["when"]) for e in d["entries"]] for w in week.context["weeks"] for d in w
+    }
+    assert days["2026-12-07"] == [("API: Night", "from 23:00")]
+    assert days["2026-12-08"] == [("API: Night", "until 03:00"), ("Freeze: Peak", "from 23:00")]
+    assert days["2026-12-09"] == [("Freeze: Peak", "all day")]
+    assert days["2026-12-10"] == [("Freeze: Peak", "until 23:00")]
+    assert days["2026-12-11"] == []
+    html = week.content.decode()
+    assert "23:00–03:00" not in html and "23:00–23:00" not in html
+    assert "until 03:00" in html and "all day" in html
+    # A viewer in Tokyo sees the same window as 07:00–11:00 on the 8th, all on one day.
+    client.cookies["tz"] = "Asia/Tokyo"
+    week = client.get("/calendar/?view=week&date=2026-12-07&service=api")
+    days = {d["date"].isoformat(): [e["when"] for e in d["entries"]] for w in week.context["weeks"] for d in w}
+    assert days["2026-12-08"][0] == "07:00–11:00"
+
+
+def test_a_no_longer_fits_reason_is_shown_in_the_viewers_zone(as_, people, windows, approved_on, board):
+    change = book(approved_on("api"), in_window(days=3, hour=10), people["frank"])
+    freeze(people["erin"], start=change.planned_start, end=change.planned_end, board=board, name="Incident")
+    [stored] = ChangeRequest.objects.get(pk=change.pk).schedule_problems
+    assert "UTC" in stored["message"]  # stored once, for every reader
+    client = as_(people["alice"])
+    client.cookies["tz"] = "Asia/Kolkata"
+    html = client.get(f"/changes/{change.pk}/").content.decode()
+    local = timezone.localtime(change.planned_start, timezone=__import__("zoneinfo").ZoneInfo("Asia/Kolkata"))
+    assert f"The timeline {local:%a %d %b %Y %H:%M}–" in html and "IST overlaps the freeze" in html
+    assert stored["message"] not in html
+    # A row stored before problems kept their times apart is shown as it was stored.
+    ChangeRequest.objects.filter(pk=change.pk).update(
+        schedule_problems=[{"rule": "freeze", "message": "Overlaps the old freeze (stored text)."}]
+    )
+    assert "Overlaps the old freeze (stored text)." in client.get(f"/changes/{change.pk}/").content.decode()

@@ -4,6 +4,7 @@ import pytest
 
 from ccb import services
 from ccb.models import ChangeRequest
+from deployments.models import RunbookVersion
 
 from ..conftest import ANSWERS
 
@@ -88,7 +89,7 @@ def test_editing_under_review_makes_a_new_revision_and_the_diff_shows_it(browser
     data.update(
         {
             "services": [s.pk for s in data["services"]],
-            "runbook_version": submitted.runbook_version_id,
+            "runbook_version": RunbookVersion.objects.get(change_links__change=submitted).pk,
             "rollback_steps": "Shift the alias back, then flush the cache.",
             "open_issues_resolved": "on",
             "test_environments_validated": "on",

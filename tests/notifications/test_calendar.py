@@ -104,3 +104,24 @@ def test_a_first_invite_needs_its_slot(submitted, people):
         services.notify(
             event="scheduled", change_id=submitted.pk, user_ids=[people["frank"].pk], calendar={"summary": "no times"}
         )
+
+
+def test_an_invite_folds_long_text_at_75_octets_without_splitting_a_character_or_an_escape(submitted, people):
+    from notifications import invites
+
+    from .folding import HOSTILE_TEXT, assert_folded_well, unfolded_value
+
+    slot = invites.Slot(
+        uid="slot-7@ccb",
+        sequence=0,
+        method="REQUEST",
+        start=SLOT[0],
+        end=SLOT[1],
+        summary="Откат \\\\ схемы; шаг, второй " * 3,
+        description=HOSTILE_TEXT,
+        url="http://127.0.0.1:8000/changes/7/",
+    )
+    data = invites.build_ics(slot, attendee="frank@example.com").encode()
+    assert_folded_well(data)
+    assert unfolded_value(data, "VEVENT", "description") == HOSTILE_TEXT
+    assert unfolded_value(data, "VEVENT", "summary") == slot.summary

@@ -83,7 +83,7 @@ def test_the_preferences_page_lets_a_person_choose_their_events_and_the_digest(p
     client = Client()
     page = client.get(path)
     assert page.status_code == 200
-    assert page.text.count('name="events"') == page.text.count(" checked") == 16  # every event on at first
+    assert page.text.count('name="events"') == page.text.count(" checked") == 17  # every event on at first
     wanted = ["vote_needed", "decision", "scheduled"]
     response = client.post(path, {"events": wanted, "digest": "on"})
     assert response.status_code == 302 and response["Location"] == path
@@ -97,6 +97,7 @@ def test_the_preferences_page_lets_a_person_choose_their_events_and_the_digest(p
         "schedule_conflict",
         "deployment_started",
         "gate_waiting",
+        "deployment_progress",
         "completed",
         "rolled_back",
         "failed",
