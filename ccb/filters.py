@@ -69,11 +69,22 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class BlankIgnoringMultipleChoiceField(django_filters.fields.MultipleChoiceField):
+    def clean(self, value):
+        return super().clean([v for v in value or [] if v != ""])
+
+
+class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    """Several choices; an empty one (as a page's form sends) is no choice."""
+
+    field_class = BlankIgnoringMultipleChoiceField
+
+
 class ChangeRequestFilter(django_filters.FilterSet):
     # Columns of the change itself cannot duplicate rows, so no DISTINCT (it defeats the index scan).
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
-    change_type = django_filters.MultipleChoiceFilter(choices=ChangeType.choices, distinct=False)
-    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices, distinct=False)
+    status = MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    change_type = MultipleChoiceFilter(choices=ChangeType.choices, distinct=False)
+    risk_level = MultipleChoiceFilter(choices=RiskLevel.choices, distinct=False)
     board = IdFilter(field_name="board_id", label="Board id")
     service = django_filters.CharFilter(method="filter_service", label="Service id or slug")
     requester = django_filters.CharFilter(field_name="requester__username")

@@ -78,7 +78,7 @@ class AutoSchema(openapi.AutoSchema):
             answers["403"] = _answer("Refused: `rule` names the rule.", "Forbidden")
         path_ids = any(p.get("in") == "path" for p in operation.get("parameters", []))
         paginated = any(p.get("name") == "page" and p.get("in") == "query" for p in operation.get("parameters", []))
-        if path_ids or paginated:
+        if path_ids or paginated or self.method in WRITES:  # a write names things that may be missing
             answers["404"] = _answer("Missing, or hidden from you (the two look alike).", "Error")
         if self.method in WRITES:
             answers["409"] = _answer("The current state forbids it: `status` names the change's state.", "Conflict")
