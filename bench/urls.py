@@ -12,7 +12,7 @@ from ccb.models import ChangeRequest
 class BareChangeSerializer(serializers.ModelSerializer):
     """A plain ModelSerializer presenting the same fields as ccb's ChangeListSerializer."""
 
-    board = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    board = serializers.PrimaryKeyRelatedField(read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)
     implementer = serializers.CharField(source="implementer.username", read_only=True, default=None)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
@@ -51,7 +51,7 @@ class BareChangeList(generics.ListAPIView):
 
     def get_queryset(self):
         return (
-            ChangeRequest.objects.select_related("board", "requester", "implementer")
+            ChangeRequest.objects.select_related("requester", "implementer")
             .prefetch_related("services")
             .order_by("-created_at", "-id")
         )

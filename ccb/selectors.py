@@ -12,6 +12,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_users_with_perms
 
 from ccb import execution, policies, quorum, risk
+from ccb import filters as list_filters
 from ccb.choices import (
     REVIEW_STATES,
     RISK_ORDER,
@@ -22,6 +23,7 @@ from ccb.choices import (
     Status,
 )
 from ccb.exceptions import PolicyViolation
+from ccb.filters import Filters
 from ccb.models import (
     AuditEvent,
     Board,
@@ -88,24 +90,27 @@ def board_list(*, user: User) -> QuerySet[Board]:
     return Board.objects.all()
 
 
-def service_list(*, user: User) -> QuerySet[Service]:
-    return Service.objects.select_related("board", "owner").prefetch_related("depends_on")
+def service_list(*, user: User, filters: Filters = None) -> QuerySet[Service]:
+    qs = Service.objects.select_related("board", "owner").prefetch_related("depends_on")
+    return list_filters.apply(list_filters.ServiceFilter, qs, filters)
 
 
-def template_list(*, user: User) -> QuerySet[StandardChangeTemplate]:
-    return StandardChangeTemplate.objects.select_related("board", "approved_by").prefetch_related("services")
+def template_list(*, user: User, filters: Filters = None) -> QuerySet[StandardChangeTemplate]:
+    qs = StandardChangeTemplate.objects.select_related("board", "approved_by").prefetch_related("services")
+    return list_filters.apply(list_filters.TemplateFilter, qs, filters)
 
 
-def change_request_list(*, user: User) -> QuerySet[ChangeRequest]:
-    """Changes on boards where the user holds a role, plus the ones they requested or implement.
+def change_request_list(*, user: User, filters: Filters = None) -> QuerySet[ChangeRequest]:
+    """Changes on boards where the user holds a role, plus the ones they requested or implement,
+    narrowed by ``filters`` (the request's query string: ``ccb.filters.ChangeRequestFilter``).
 
     A draft is its requester's workspace: the board sees it once it is submitted.
     """
     qs = ChangeRequest.objects.select_related("board", "requester", "implementer").prefetch_related("services")
-    if reads_everything(user=user):
-        return qs
-    on_my_boards = Q(board_id__in=board_ids_with_role(user=user)) & ~Q(status=Status.DRAFT)
-    return qs.filter(on_my_boards | Q(requester=user) | Q(implementer=user))
+    if not reads_everything(user=user):
+        on_my_boards = Q(board_id__in=board_ids_with_role(user=user)) & ~Q(status=Status.DRAFT)
+        qs = qs.filter(on_my_boards | Q(requester=user) | Q(implementer=user))
+    return list_filters.apply(list_filters.ChangeRequestFilter, qs, filters)
 
 
 def change_request_get(*, user: User, pk: int) -> ChangeRequest:
@@ -144,33 +149,36 @@ def can_read_audit(*, user: User) -> bool:
     return reads_everything(user=user)
 
 
-def audit_event_list(*, user: User) -> QuerySet[AuditEvent]:
-    """The whole chain, for site auditors: it spans every board, and is only verifiable read whole.
+def audit_event_list(*, user: User, filters: Filters = None) -> QuerySet[AuditEvent]:
+    """The whole chain, for site auditors: it spans every board, and is only verifiable read whole;
+    narrowed by ``filters`` (``ccb.filters.AuditEventFilter``).
 
     Board members and chairs follow a change's own events on its page instead.
     """
     if not can_read_audit(user=user):
         raise PolicyViolation("auditors_only", "Only auditors read the audit trail.", actor=user)
-    return AuditEvent.objects.all()
+    return list_filters.apply(list_filters.AuditEventFilter, AuditEvent.objects.all(), filters)
 
 
 # --- windows, freezes and the calendar ---------------------------------------------------------------
 
 
-def maintenance_window_list(*, user: User) -> QuerySet[MaintenanceWindow]:
+def maintenance_window_list(*, user: User, filters: Filters = None) -> QuerySet[MaintenanceWindow]:
     """Windows on the services the user can see: everyone who files changes must know when they may run."""
     visible = service_list(user=user).values("pk")
-    return MaintenanceWindow.objects.filter(service__in=visible).select_related("service", "created_by")
+    qs = MaintenanceWindow.objects.filter(service__in=visible).select_related("service", "created_by")
+    return list_filters.apply(list_filters.MaintenanceWindowFilter, qs, filters)
 
 
-def freeze_list(*, user: User) -> QuerySet[FreezeWindow]:
+def freeze_list(*, user: User, filters: Filters = None) -> QuerySet[FreezeWindow]:
     """Freezes on the boards the user can see, and those over every board."""
     visible = board_list(user=user).values("pk")
-    return (
+    qs = (
         FreezeWindow.objects.filter(Q(board__isnull=True) | Q(board__in=visible))
         .select_related("board", "created_by")
         .prefetch_related("services")
     )
+    return list_filters.apply(list_filters.FreezeWindowFilter, qs, filters)
 
 
 def _get(queryset: QuerySet[Any], pk: object, what: str) -> Any:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ccb.inputs.RefuseUnstorableInput",  # before anything reads a cookie, the query string or a form
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,11 +169,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "ccb.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "ccb.api.filters.SelectorFilters",
         "rest_framework.filters.SearchFilter",
         "ccb.api.filters.StableOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "ccb.api.parsers.JSONParser",
+        "ccb.api.parsers.FormParser",
+        "ccb.api.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "ccb.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "ccb.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},
     "UNAUTHENTICATED_USER": None,
@@ -184,6 +190,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ccb.api.schema.complete"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

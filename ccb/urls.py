@@ -20,5 +20,9 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
 ]
 
+# API paths answer JSON even when no API view runs (a body too large, a URL no route matches); pages get
+# ccb's pages.
+handler400 = "ccb.api.exceptions.bad_request"
 handler403 = "ccb.web.errors.permission_denied"
-handler404 = "ccb.web.errors.page_not_found"
+handler404 = "ccb.api.exceptions.not_found"
+handler500 = "ccb.api.exceptions.server_error"

@@ -61,7 +61,10 @@ class DocumentInvalid(ValueError):
 
 def load_yaml(source: str) -> tuple[Any, dict[tuple, int]]:
     """The YAML's data and the 1-based line of every mapping key and sequence item, by path."""
-    loader = yaml.SafeLoader(source)
+    try:
+        loader = yaml.SafeLoader(source)  # reads the text at once: a character YAML refuses fails here
+    except yaml.YAMLError as exc:
+        raise DocumentInvalid([f"not valid YAML: {exc}"]) from exc
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -31,7 +31,7 @@ class Person:
     @classmethod
     def from_key(cls, key: str) -> "Person":
         kind, _, value = key.partition(":")
-        if kind == "u" and value.isdigit():
+        if kind == "u" and value.isascii() and value.isdigit():
             return cls(user_id=int(value), email="")
         if kind == "e" and "@" in value:
             return cls(user_id=None, email=value.lower())

@@ -91,7 +91,9 @@ def my_preferences(request: HttpRequest) -> HttpResponse:
 
 
 def _unfollow(request: HttpRequest, person: Person, subscription_id: str) -> HttpResponse:
-    mine = selectors.subscription_list(person=person).filter(pk=subscription_id if subscription_id.isdigit() else 0)
+    mine = selectors.subscription_list(person=person).filter(
+        pk=subscription_id if subscription_id.isascii() and subscription_id.isdigit() else 0
+    )
     subscription = mine.first()
     if subscription is not None:
         services.subscription_delete(subscription_id=subscription.pk)

@@ -1,15 +1,17 @@
 """Input serializers validate shape, types and choices; output serializers present. Neither saves."""
 
 import json
+import zoneinfo
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from ccb import execution, risk, scheduling
+from ccb.api.fields import DateTimeField, ModelSerializer, RefusesUnknownFields, Serializer, person
 from ccb.choices import (
     AttachmentKind,
     ConditionKind,
@@ -34,6 +36,8 @@ from ccb.models import (
 from ccb.models.changes import PACKET_FIELDS
 from ccb.models.windows import MAX_WINDOW_MINUTES
 
+ZONES = sorted(zoneinfo.available_timezones())
+
 User = get_user_model()
 
 
@@ -44,10 +48,18 @@ class UsernameField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
 
+class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):
+    """A username and password for a token. Bounded, so a refused attempt is recorded (django-axes) and
+    never fails on the database."""
+
+    username = serializers.CharField(max_length=User._meta.get_field("username").max_length, write_only=True)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+
+
 # --- boards, services, templates -------------------------------------------------------------
 
 
-class BoardSerializer(serializers.ModelSerializer):
+class BoardSerializer(ModelSerializer):
     roles = serializers.SerializerMethodField()
 
     class Meta:
@@ -72,7 +84,7 @@ class BoardSerializer(serializers.ModelSerializer):
         return roles
 
 
-class BoardWriteSerializer(serializers.ModelSerializer):
+class BoardWriteSerializer(ModelSerializer):
     class Meta:
         model = Board
         fields = [
@@ -87,7 +99,7 @@ class BoardWriteSerializer(serializers.ModelSerializer):
         ]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(ModelSerializer):
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all())
     owner = UsernameField(required=False, allow_null=True)
     depends_on = serializers.SlugRelatedField(
@@ -155,7 +167,7 @@ class RunbookPreloadingList(serializers.ListSerializer):
         return super().to_representation(rows)
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(ModelSerializer):
     services = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.all(), required=False
     )
@@ -163,7 +175,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         write_only=True, help_text="The approved runbook version the template runs (one of its board's)."
     )
     runbook = serializers.SerializerMethodField()
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = person("approved_by", nullable=True)
 
     @extend_schema_field(RUNBOOK_SCHEMA)
     def get_runbook(self, obj) -> dict | None:
@@ -193,7 +205,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 # --- changes ---------------------------------------------------------------------------------
 
 
-class ChangeWriteSerializer(serializers.ModelSerializer):
+class ChangeWriteSerializer(ModelSerializer):
     """The packet as a requester sends it. Unknown fields are refused rather than ignored."""
 
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all(), required=False)
@@ -224,9 +236,6 @@ class ChangeWriteSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         errors = risk.validate_answers(attrs.get("risk_answers", {}))
         if errors:
             raise serializers.ValidationError(errors)
@@ -243,10 +252,10 @@ class ChangeCreateSerializer(ChangeWriteSerializer):
         return attrs
 
 
-class ChangeListSerializer(serializers.ModelSerializer):
-    board = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requester = serializers.CharField(source="requester.username", read_only=True)
-    implementer = serializers.CharField(source="implementer.username", read_only=True, default=None)
+class ChangeListSerializer(ModelSerializer):
+    board = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The board's id, as sent.")
+    requester = person("requester")
+    implementer = person("implementer", nullable=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     schedule_flagged = serializers.SerializerMethodField(
         help_text="The booked slot no longer passes the scheduling rules (see schedule_problems)."
@@ -278,16 +287,16 @@ class ChangeListSerializer(serializers.ModelSerializer):
         return bool(obj.schedule_problems)
 
 
-class RevisionSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username")
+class RevisionSerializer(ModelSerializer):
+    created_by = person("created_by")
 
     class Meta:
         model = ChangeRevision
         fields = ["number", "content_hash", "runbook_hash", "created_by", "created_at", "content"]
 
 
-class VoteSerializer(serializers.ModelSerializer):
-    voter = serializers.CharField(source="voter.username")
+class VoteSerializer(ModelSerializer):
+    voter = person("voter")
     revision = serializers.IntegerField(source="revision.number")
 
     class Meta:
@@ -295,16 +304,16 @@ class VoteSerializer(serializers.ModelSerializer):
         fields = ["id", "voter", "revision", "decision", "comment", "conditions", "voided_at", "created_at"]
 
 
-class ConditionSerializer(serializers.ModelSerializer):
-    satisfied_by = serializers.CharField(source="satisfied_by.username", default=None)
+class ConditionSerializer(ModelSerializer):
+    satisfied_by = person("satisfied_by", nullable=True)
 
     class Meta:
         model = Condition
         fields = ["id", "kind", "text", "automated_check", "satisfied_at", "satisfied_by", "evidence"]
 
 
-class DecisionSerializer(serializers.ModelSerializer):
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+class DecisionSerializer(ModelSerializer):
+    decided_by = person("decided_by", nullable=True)
     revision = serializers.IntegerField(source="revision.number")
     conditions = ConditionSerializer(many=True)
 
@@ -324,8 +333,8 @@ class DecisionSerializer(serializers.ModelSerializer):
         ]
 
 
-class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username")
+class AttachmentSerializer(ModelSerializer):
+    uploaded_by = person("uploaded_by")
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -348,6 +357,14 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return f"/api/v1/changes/{obj.change_id}/attachments/{obj.pk}/download/"
 
 
+class RevisionRefSerializer(Serializer):
+    """The revision under review: what a vote's ``revision_hash`` names."""
+
+    number = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    runbook_hash = serializers.CharField()
+
+
 class ChangeDetailSerializer(ChangeListSerializer):
     revision = serializers.SerializerMethodField()
     runbook_version = serializers.SerializerMethodField()
@@ -359,9 +376,7 @@ class ChangeDetailSerializer(ChangeListSerializer):
         help_text="Minutes a booking covers: the longer of the runbook version's step timeouts and the packet's "
         "estimated duration, plus the packet's time to roll back."
     )
-    schedule_overridden_by = serializers.CharField(
-        source="schedule_overridden_by.username", read_only=True, default=None
-    )
+    schedule_overridden_by = person("schedule_overridden_by", nullable=True)
 
     class Meta(ChangeListSerializer.Meta):
         fields = [
@@ -415,6 +430,7 @@ class ChangeDetailSerializer(ChangeListSerializer):
             }
         )
 
+    @extend_schema_field(RevisionRefSerializer(allow_null=True))
     def get_revision(self, obj) -> dict | None:
         rev = obj.current_revision
         return (
@@ -427,7 +443,7 @@ class ChangeDetailSerializer(ChangeListSerializer):
 # --- actions ---------------------------------------------------------------------------------
 
 
-class VoteInputSerializer(serializers.Serializer):
+class VoteInputSerializer(Serializer):
     decision = serializers.ChoiceField(choices=VoteDecision.choices)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     conditions = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, default=list)
@@ -440,34 +456,27 @@ class VoteInputSerializer(serializers.Serializer):
     )
 
 
-class ConditionInputSerializer(serializers.Serializer):
+class ConditionInputSerializer(Serializer):
     text = serializers.CharField(max_length=1000)
     kind = serializers.ChoiceField(choices=ConditionKind.choices, default=ConditionKind.MANUAL)
     check = serializers.JSONField(required=False, default=dict)
 
 
-class DecideInputSerializer(serializers.Serializer):
+class DecideInputSerializer(Serializer):
     outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
     rationale = serializers.CharField(max_length=5000)
     conditions = ConditionInputSerializer(many=True, required=False, default=list)
 
 
-class ReasonInputSerializer(serializers.Serializer):
+class ReasonInputSerializer(Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not know rather than ignoring them."""
-
-    def validate(self, attrs):
-        unknown = set(getattr(self, "initial_data", {})) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return attrs
+StrictInputSerializer = Serializer  # every input serializer refuses fields it does not know
 
 
 class ScheduleInputSerializer(StrictInputSerializer):
-    planned_start = serializers.DateTimeField(
+    planned_start = DateTimeField(
         help_text="With an offset, or read in the viewer's zone (?tz=). The end follows from the timeline."
     )
     override_reason = serializers.CharField(
@@ -478,8 +487,8 @@ class ScheduleInputSerializer(StrictInputSerializer):
         help_text="The chair's emergency override: book outside a window or over a conflict, for this reason.",
     )
 
-    def validate(self, attrs):
-        if "planned_end" in getattr(self, "initial_data", {}):
+    def to_internal_value(self, data):
+        if "planned_end" in data:
             raise serializers.ValidationError(
                 {
                     "planned_end": [
@@ -488,21 +497,21 @@ class ScheduleInputSerializer(StrictInputSerializer):
                     ]
                 }
             )
-        return super().validate(attrs)
+        return super().to_internal_value(data)
 
 
-class SlotsQuerySerializer(serializers.Serializer):
+class SlotsQuerySerializer(Serializer):
     count = serializers.IntegerField(min_value=1, max_value=50, default=5)
-    after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    after = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class SlotSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    latest_start = serializers.DateTimeField(help_text="Any start up to this one fits the same free stretch.")
+class SlotSerializer(Serializer):
+    start = DateTimeField()
+    end = DateTimeField()
+    latest_start = DateTimeField(help_text="Any start up to this one fits the same free stretch.")
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(Serializer):
     rule = serializers.CharField()
     message = serializers.CharField()
     service = serializers.CharField(allow_blank=True)
@@ -511,22 +520,22 @@ class ProblemSerializer(serializers.Serializer):
     change = serializers.IntegerField(allow_null=True)
 
 
-class CloseInputSerializer(serializers.Serializer):
+class CloseInputSerializer(Serializer):
     smoke_tests_passed = serializers.BooleanField(default=False)
     monitoring_normal = serializers.BooleanField(default=False)
     notifications_sent = serializers.BooleanField(default=False)
     review = serializers.CharField(max_length=20000)
 
 
-class NotesInputSerializer(serializers.Serializer):
+class NotesInputSerializer(Serializer):
     notes = serializers.CharField(max_length=20000)
 
 
-class EvidenceInputSerializer(serializers.Serializer):
+class EvidenceInputSerializer(Serializer):
     evidence = serializers.CharField(max_length=5000)
 
 
-class AttachmentInputSerializer(serializers.Serializer):
+class AttachmentInputSerializer(Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(choices=AttachmentKind.choices, default=AttachmentKind.EVIDENCE)
     signed_by = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
@@ -536,7 +545,7 @@ class AttachmentInputSerializer(serializers.Serializer):
 # --- maintenance windows, freezes, calendar --------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$"})
 class LocalDateTimeField(serializers.Field):
     """A wall-clock date-time without an offset, read in the window's own time zone (2026-03-01T01:00)."""
 
@@ -558,16 +567,16 @@ class LocalDateTimeField(serializers.Field):
         return value.isoformat(timespec="minutes")
 
 
-class OccurrenceSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+class OccurrenceSerializer(Serializer):
+    start = DateTimeField()
+    end = DateTimeField()
 
 
-class MaintenanceWindowSerializer(serializers.ModelSerializer):
+class MaintenanceWindowSerializer(ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     board = serializers.IntegerField(source="service.board_id", read_only=True)
     dtstart = LocalDateTimeField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = person("created_by", nullable=True)
     next_occurrences = serializers.SerializerMethodField()
 
     class Meta:
@@ -605,7 +614,11 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     environment = serializers.ChoiceField(choices=Environment.choices)
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. Europe/London.")
+    time_zone = serializers.ChoiceField(
+        choices=ZONES,
+        help_text="IANA zone, e.g. Europe/London.",
+        error_messages={"invalid_choice": "Unknown time zone '{input}': use an IANA name such as Europe/London."},
+    )
     dtstart = LocalDateTimeField(help_text="Local start of the first occurrence, e.g. 2026-03-01T01:00.")
     duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
     rrule = serializers.CharField(
@@ -623,9 +636,9 @@ class MaintenanceWindowWriteSerializer(StrictInputSerializer):
     active = serializers.BooleanField(required=False)
 
 
-class FreezeSerializer(serializers.ModelSerializer):
+class FreezeSerializer(ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = person("created_by", nullable=True)
 
     class Meta:
         model = FreezeWindow
@@ -661,8 +674,8 @@ class FreezeWriteSerializer(StrictInputSerializer):
     environment = serializers.ChoiceField(
         choices=[("", "Every environment"), *Environment.choices], required=False, allow_blank=True
     )
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = DateTimeField()
+    end = DateTimeField()
     active = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
@@ -673,15 +686,15 @@ class FreezeWriteSerializer(StrictInputSerializer):
         return attrs
 
 
-class CalendarTokenSerializer(serializers.Serializer):
+class CalendarTokenSerializer(Serializer):
     url = serializers.CharField(allow_null=True, help_text="Subscribe to this address; it needs no sign-in.")
-    created_at = serializers.DateTimeField(allow_null=True)
+    created_at = DateTimeField(allow_null=True)
 
 
 # --- audit -----------------------------------------------------------------------------------
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     data = serializers.SerializerMethodField()
 
     class Meta:

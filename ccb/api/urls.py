@@ -1,8 +1,11 @@
 from django.urls import path
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
 from . import views
+from .serializers import TokenRequestSerializer
 
 router = SimpleRouter()
 router.register("boards", views.BoardViewSet, basename="board")
@@ -18,7 +21,10 @@ class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token."""
 
     throttle_classes = [views.TokenThrottle]
-    permission_classes = []
+    authentication_classes = []  # the body's username and password are the credentials
+    permission_classes = [AllowAny]
+    parser_classes = APIView.parser_classes  # ccb's parsers (DRF's view names its own)
+    serializer_class = TokenRequestSerializer
 
 
 urlpatterns = [

@@ -14,10 +14,18 @@ from rest_framework.views import APIView
 
 from ccb import audit, ical, recurrence, scheduling, selectors, services
 from ccb.api import serializers as s
-from ccb.api.filters import AuditEventFilter, ChangeRequestFilter, FreezeWindowFilter, MaintenanceWindowFilter
 from ccb.choices import Status
 from ccb.exceptions import PacketInvalid
+from ccb.filters import (
+    AuditEventFilter,
+    ChangeRequestFilter,
+    FreezeWindowFilter,
+    MaintenanceWindowFilter,
+    ServiceFilter,
+    TemplateFilter,
+)
 from ccb.models import AuditEvent, ChangeRequest, FreezeWindow, MaintenanceWindow
+from ccb.services.uploads import ALLOWED_TYPES, download_name
 
 
 def _valid(serializer_class, request, **kwargs):
@@ -26,9 +34,15 @@ def _valid(serializer_class, request, **kwargs):
     return serializer.validated_data
 
 
+def _filters(view):
+    """The query string, for the selector to filter a list by; detail routes are not filtered."""
+    return view.request.query_params if view.action == "list" else None
+
+
 TZ_PARAMETER = OpenApiParameter(
     "tz",
     str,
+    enum=s.ZONES,
     description="Show times (and read times given without an offset) in this IANA zone, "
     "e.g. Europe/Berlin. Default: the zone the browser reported, else UTC.",
 )
@@ -79,10 +93,10 @@ class BoardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ServiceSerializer
     search_fields = ["name", "slug", "description"]
-    filterset_fields = ["board", "criticality"]
+    filterset_class = ServiceFilter
 
     def get_queryset(self):
-        return selectors.service_list(user=self.request.user)
+        return selectors.service_list(user=self.request.user, filters=_filters(self))
 
     def create(self, request):
         data = dict(_valid(s.ServiceSerializer, request))
@@ -100,11 +114,11 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TemplateSerializer
-    filterset_fields = ["board", "active"]
+    filterset_class = TemplateFilter
     search_fields = ["name", "description"]
 
     def get_queryset(self):
-        return selectors.template_list(user=self.request.user)
+        return selectors.template_list(user=self.request.user, filters=_filters(self))
 
     def create(self, request):
         data = dict(_valid(s.TemplateSerializer, request))
@@ -133,7 +147,7 @@ LIST_COLUMNS = (
     "submitted_at",
     "created_at",
     "updated_at",
-    "board__slug",
+    "board_id",
     "requester__username",
     "implementer__username",
 )
@@ -149,9 +163,9 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return ChangeRequest.objects.none()
-        changes = selectors.change_request_list(user=self.request.user)
+        changes = selectors.change_request_list(user=self.request.user, filters=_filters(self))
         if self.action == "list":  # the list shows a summary: leave the long texts and user rows behind
-            changes = changes.only(*LIST_COLUMNS)
+            changes = changes.select_related(None).select_related("requester", "implementer").only(*LIST_COLUMNS)
         return changes
 
     def get_serializer_class(self):
@@ -222,7 +236,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
 
     @extend_schema(methods=["get"], responses=s.VoteSerializer(many=True))
     @extend_schema(methods=["post"], request=s.VoteInputSerializer, responses={201: s.VoteSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def votes(self, request, pk=None):
         change = self.get_object()
         if request.method == "GET":
@@ -250,7 +264,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.DecisionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def decisions(self, request, pk=None):
         change = self.get_object()
         decisions = change.decisions.select_related("decided_by", "revision").prefetch_related(
@@ -259,7 +273,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         return Response(s.DecisionSerializer(decisions, many=True).data)
 
     @extend_schema(request=s.EvidenceInputSerializer, responses=s.ConditionSerializer)
-    @action(detail=True, methods=["post"], url_path=r"conditions/(?P<condition_id>\d+)/satisfy")
+    @action(detail=True, methods=["post"], url_path=r"conditions/(?P<condition_id>[0-9]+)/satisfy")
     def satisfy_condition(self, request, pk=None, condition_id=None):
         change = self.get_object()
         condition = selectors.condition_get(user=request.user, change=change, pk=condition_id)
@@ -302,7 +316,8 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
     def slots(self, request, pk=None):
         """The next start times that pass every scheduling rule, one per free stretch."""
         change = self.get_object()
-        query = s.SlotsQuerySerializer(data=request.query_params)
+        # Its own parameters: the query string also carries ?tz= and whatever else a client adds.
+        query = s.SlotsQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("count", "after")})
         query.is_valid(raise_exception=True)
         found = scheduling.free_slots(change, count=query.validated_data["count"], after=query.validated_data["after"])
         return Response(
@@ -333,7 +348,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         )
 
     @extend_schema(request=None, responses=s.RevisionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def revisions(self, request, pk=None):
         change = self.get_object()
         return Response(s.RevisionSerializer(change.revisions.select_related("created_by"), many=True).data)
@@ -344,7 +359,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         request={"multipart/form-data": s.AttachmentInputSerializer},
         responses={201: s.AttachmentSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def attachments(self, request, pk=None):
         change = self.get_object()
         if request.method == "GET":
@@ -360,8 +375,8 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
-    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)/download")
+    @extend_schema(request=None, responses={(200, media): OpenApiTypes.BINARY for media in ALLOWED_TYPES})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)/download")
     def download(self, request, pk=None, attachment_id=None):
         change = self.get_object()
         attachment = change.attachments.filter(pk=attachment_id).first()
@@ -370,7 +385,7 @@ class ChangeRequestViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, viewsets.
         response = FileResponse(
             attachment.file.open("rb"),
             as_attachment=True,
-            filename=attachment.original_name,
+            filename=download_name(attachment.original_name, attachment.content_type),
             content_type=attachment.content_type,
         )
         response["X-Content-Type-Options"] = "nosniff"
@@ -392,7 +407,7 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return AuditEvent.objects.none()
-        return selectors.audit_event_list(user=self.request.user)
+        return selectors.audit_event_list(user=self.request.user, filters=_filters(self))
 
     @extend_schema(responses={200: dict})
     @action(detail=False, methods=["get"])
@@ -417,7 +432,7 @@ class MaintenanceWindowViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return MaintenanceWindow.objects.none()
-        return selectors.maintenance_window_list(user=self.request.user)
+        return selectors.maintenance_window_list(user=self.request.user, filters=_filters(self))
 
     def get_object(self):
         return selectors.maintenance_window_get(user=self.request.user, pk=self.kwargs["pk"])
@@ -455,7 +470,7 @@ class FreezeViewSet(ViewerTimeZoneMixin, mixins.ListModelMixin, mixins.RetrieveM
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return FreezeWindow.objects.none()
-        return selectors.freeze_list(user=self.request.user)
+        return selectors.freeze_list(user=self.request.user, filters=_filters(self))
 
     def get_object(self):
         return selectors.freeze_get(user=self.request.user, pk=self.kwargs["pk"])

@@ -1,5 +1,7 @@
 """Upload checks: the type is read from the content, never trusted from the name or the client."""
 
+from pathlib import PurePath
+
 import filetype
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -25,3 +27,11 @@ def inspect_upload(upload: UploadedFile, errors: dict[str, list[str]]) -> str:
         errors["file"] = [f"The file's content is {found}; upload a PDF, PNG or JPEG."]
         return ""
     return kind.mime
+
+
+def download_name(original_name: str, content_type: str) -> str:
+    """The name a download is offered under: the uploader's stem with the extension of the type ccb read
+    from the content, so bytes that are a PDF never arrive as ``evil.html``."""
+    stem = PurePath(original_name.replace("\\", "/")).stem.strip(" .") or "attachment"
+    extension = ALLOWED_TYPES.get(content_type)
+    return f"{stem}.{extension}" if extension else stem

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ccb import policies, risk, selectors, services
+from ccb import inputs, policies, risk, selectors, services
 from ccb.choices import REVIEW_STATES
 from ccb.exceptions import CCBError, PacketInvalid, PolicyViolation
 from ccb.models import Board, Service
@@ -339,7 +339,7 @@ def condition_satisfy(request, pk, cid):
 def risk_preview(request):
     """The level the questionnaire gives so far, shown as the requester answers."""
     answers = {k: request.POST.get(f"risk_{k}") for k in risk.QUESTIONS if request.POST.get(f"risk_{k}")}
-    ids = [i for i in request.POST.getlist("services") if i.isdigit()]
+    ids = [i for i in request.POST.getlist("services") if inputs.parse_id(i) is not None]
     tiers = Service.objects.filter(pk__in=ids).values_list("criticality", flat=True)
     level = risk.compute_level(answers, tiers)
     return render(

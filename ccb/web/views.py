@@ -1,6 +1,7 @@
 """Pages people read: the dashboard, lists, the change page, revision diffs, the agenda, the trail."""
 
 import json
+from types import SimpleNamespace
 
 from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
@@ -14,9 +15,8 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from ccb import audit, execution, risk, selectors
-from ccb.api.filters import AuditEventFilter, ChangeRequestFilter
 from ccb.choices import REVIEW_STATES, ChangeType, DecisionOutcome, Status
-from ccb.exceptions import PolicyViolation
+from ccb.exceptions import PacketInvalid, PolicyViolation
 from ccb.models import AuditEvent, Board, ChangeRequest
 from ccb.web import words
 from ccb.web.calendar import free_slots
@@ -58,9 +58,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def change_list(request: HttpRequest) -> HttpResponse:
-    base = selectors.change_request_list(user=request.user)
-    filterset = ChangeRequestFilter(request.GET or None, queryset=base)
-    changes = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    try:
+        changes, errors = selectors.change_request_list(user=request.user, filters=request.GET), {}
+    except PacketInvalid as exc:  # the list unfiltered, the page naming each bad filter
+        changes, errors = selectors.change_request_list(user=request.user), exc.errors
     query = request.GET.get("q", "").strip()
     if query:
         changes = changes.filter(Q(title__icontains=query) | Q(summary__icontains=query))
@@ -75,7 +76,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
         {
             "nav": "changes",
             "page": page,
-            "filterset": filterset,
+            "filterset": SimpleNamespace(data=request.GET, errors=errors),
             "q": query,
             "sort": sort,
             "sorts": SORTS,
@@ -83,6 +84,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
             "boards": Board.objects.all(),
             "statuses": Status.choices,
         },
+        status=400 if errors else 200,
     )
 
 
@@ -211,13 +213,16 @@ def agenda(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def audit_trail(request: HttpRequest) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
     try:
-        events = selectors.audit_event_list(user=request.user)
+        rows = selectors.audit_event_list(user=request.user, filters=request.GET)
     except PolicyViolation as exc:
         return refused(request, exc)
+    except PacketInvalid as exc:  # the trail unfiltered, the form naming each bad filter
+        rows, errors = selectors.audit_event_list(user=request.user), exc.errors
     form = AuditFilterForm(request.GET or None)
-    filterset = AuditEventFilter(request.GET or None, queryset=events)
-    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else events
+    for name, messages in errors.items():
+        form.add_error(name if name in form.fields else None, messages)
     page = Paginator(rows.order_by("-seq"), 50).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -226,6 +231,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         request,
         "ccb/audit.html",
         {"nav": "audit", "form": form, "page": page, "head": head, "querystring": params.urlencode()},
+        status=400 if errors else 200,
     )
 
 

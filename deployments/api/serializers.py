@@ -1,13 +1,14 @@
 from rest_framework import serializers
 
+from ccb.api.fields import ModelSerializer, Serializer, person
 from ccb.models import Board
 
 from ..models import Runbook, RunbookVersion
 
 
-class RunbookVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+class RunbookVersionSerializer(ModelSerializer):
+    created_by = person("created_by")
+    approved_by = person("approved_by", nullable=True)
 
     class Meta:
         model = RunbookVersion
@@ -25,9 +26,9 @@ class RunbookVersionSerializer(serializers.ModelSerializer):
         ]
 
 
-class RunbookSerializer(serializers.ModelSerializer):
-    board = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
+class RunbookSerializer(ModelSerializer):
+    board = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The board's id, as sent.")
+    created_by = person("created_by")
     versions = RunbookVersionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -35,12 +36,12 @@ class RunbookSerializer(serializers.ModelSerializer):
         fields = ["id", "board", "name", "description", "created_by", "created_at", "versions"]
 
 
-class RunbookCreateSerializer(serializers.Serializer):
+class RunbookCreateSerializer(Serializer):
     board = serializers.PrimaryKeyRelatedField(queryset=Board.objects.all())
     name = serializers.CharField(max_length=160)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     source_yaml = serializers.CharField(max_length=200_000)
 
 
-class RunbookVersionCreateSerializer(serializers.Serializer):
+class RunbookVersionCreateSerializer(Serializer):
     source_yaml = serializers.CharField(max_length=200_000)
