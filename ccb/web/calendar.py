@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ccb import policies, scheduling, selectors, services
+from ccb import inputs, policies, scheduling, selectors, services
 from ccb.choices import Environment
 from ccb.exceptions import CCBError, PacketInvalid, PolicyViolation
 from ccb.models import Board, Service
@@ -26,7 +26,7 @@ class WindowForm(forms.Form):
     environment = forms.ChoiceField(choices=Environment.choices)
     name = forms.CharField(max_length=120)
     time_zone = forms.CharField(max_length=64, initial="Europe/Berlin", help_text="IANA zone, e.g. Europe/Berlin.")
-    dtstart = forms.DateTimeField(
+    dtstart = inputs.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="First start (local to the zone)"
     )
     duration_minutes = forms.IntegerField(min_value=1, label="Length (minutes)")
@@ -42,8 +42,8 @@ class FreezeForm(forms.Form):
     name = forms.CharField(max_length=120)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     board = forms.ModelChoiceField(queryset=Board.objects.all(), required=False, empty_label="Every board")
-    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    start = inputs.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = inputs.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
 def _range(view: str, anchor: date) -> tuple[date, date]:
@@ -296,7 +296,7 @@ def change_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     change = change_for(request, pk)
     back = reverse("web:change-detail", args=[change.pk])
     try:
-        start = forms.DateTimeField().clean(request.POST.get("planned_start"))
+        start = inputs.DateTimeField().clean(request.POST.get("planned_start"))
     except forms.ValidationError:
         messages.error(request, "Give the planned start as a date and time.")
         return redirect(back)

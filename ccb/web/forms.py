@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from ccb import execution, risk, selectors
+from ccb import execution, inputs, risk, selectors
 from ccb.choices import (
     AttachmentKind,
     ChangeType,
@@ -135,8 +135,8 @@ class PacketForm(forms.Form):
         help_text="People who may implement changes on this board.",
         error_messages={"invalid_choice": "Choose one of the people who may implement this change on its board."},
     )
-    requested_start = forms.DateTimeField(widget=DATETIME, required=False, label="Requested start")
-    requested_end = forms.DateTimeField(widget=DATETIME, required=False, label="Requested end")
+    requested_start = inputs.DateTimeField(widget=DATETIME, required=False, label="Requested start")
+    requested_end = inputs.DateTimeField(widget=DATETIME, required=False, label="Requested end")
     estimated_duration_minutes = forms.IntegerField(min_value=0, required=False, label="Estimated duration (min)")
 
     def __init__(self, *args, actor, editing: bool = False, change=None, **kwargs):
@@ -288,8 +288,8 @@ class DecideForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    after = forms.DateTimeField(widget=DATETIME, required=False, label="From")
-    before = forms.DateTimeField(widget=DATETIME, required=False, label="To")
+    after = inputs.DateTimeField(widget=DATETIME, required=False, label="From")
+    before = inputs.DateTimeField(widget=DATETIME, required=False, label="To")
     actor = forms.CharField(required=False)
     action = forms.CharField(required=False)
     change = forms.IntegerField(required=False, min_value=1, label="Change id")

@@ -277,3 +277,30 @@ def test_an_api_url_no_route_matches_is_a_json_404(alice):
 def test_a_username_too_long_to_record_is_a_400_before_signing_in(board):
     r = client().post("/api/v1/auth/token/", {"username": "x" * 300, "password": "pw"}, format="json")
     assert r.status_code == 400 and "username" in r.json()
+
+
+PAGE_FORMS = {
+    "packet form": ("/changes/new/", {"board": "BOARD", "title": "x", "change_type": "normal", "requested_start": FAR}),
+    "freeze form": (
+        "/calendar/windows/",
+        {
+            "kind": "freeze",
+            "f-name": "Peak",
+            "f-reason": "Trading",
+            "f-board": "BOARD",
+            "f-start": FAR,
+            "f-end": "2027-01-02T00:00",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("form", PAGE_FORMS)
+def test_a_page_form_refuses_an_offset_postgresql_cannot_store(people, board, form):
+    url, data = PAGE_FORMS[form]
+    data = {k: board.pk if v == "BOARD" else v for k, v in data.items()}
+    before = rows()
+    page = client(people["erin"], api=False).post(url, data)
+    assert page.status_code in (200, 400), page.status_code  # the form again, with the message
+    assert inputs.OFFSET_MESSAGE in page.content.decode().replace("&#x27;", "'")
+    assert rows() == before
