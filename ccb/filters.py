@@ -5,6 +5,7 @@ means the same wherever it is used. Date-times refuse offsets PostgreSQL cannot 
 digits only (``ccb.inputs``), so a bad filter is a 400 naming it, never a 500.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,25 @@ class IdFilter(django_filters.NumberFilter):
     """An id; one that matches nothing filters everything out rather than being refused."""
 
     field_class = inputs.IdField
+
+
+class ChangeReferenceField(forms.CharField):
+    """A change by its id (14) or its reference as people write it (CHG-000014, chg-14)."""
+
+    default_error_messages = {"invalid": "Give a change id or reference, such as 14 or CHG-000014."}
+
+    def to_python(self, value):
+        text = super().to_python(value).strip()
+        if not text:
+            return None
+        match = re.fullmatch(r"(?:CHG-?)?0*([0-9]{1,18})", text, flags=re.IGNORECASE)
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(match.group(1))
+
+
+class ChangeReferenceFilter(django_filters.Filter):
+    field_class = ChangeReferenceField
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -110,8 +130,10 @@ class AuditEventFilter(django_filters.FilterSet):
     after = DateTimeFilter(field_name="at", lookup_expr="gte")
     before = DateTimeFilter(field_name="at", lookup_expr="lt")
     actor = django_filters.CharFilter(field_name="actor_name")
-    action = django_filters.CharFilter(field_name="action")
-    change = IdFilter(method="filter_change", label="Change id")
+    action = django_filters.CharFilter(
+        field_name="action", lookup_expr="icontains", label="Action (any part of it: decided, vote, deployment)"
+    )
+    change = ChangeReferenceFilter(method="filter_change", label="Change id or reference (CHG-000014)")
 
     class Meta:
         model = AuditEvent

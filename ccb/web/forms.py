@@ -292,4 +292,6 @@ class AuditFilterForm(forms.Form):
     before = inputs.DateTimeField(widget=DATETIME, required=False, label="To")
     actor = forms.CharField(required=False)
     action = forms.CharField(required=False)
-    change = forms.IntegerField(required=False, min_value=1, label="Change id")
+    change = forms.CharField(
+        required=False, max_length=20, label="Change", help_text="Its id or reference, e.g. CHG-000014."
+    )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.http import QueryDict
+from django.test import Client
 
-from ccb import selectors
+from ccb import selectors, services
 from ccb.exceptions import PacketInvalid, PolicyViolation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,26 @@ def browser_client():
         return client
 
     return make
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["{pk}", "CHG-{ref}", "chg-{pk}", " CHG{ref} "])
+def test_the_audit_trail_finds_a_change_by_id_or_reference_as_people_type_it(api, people, submitted, typed):
+    value = typed.format(pk=submitted.pk, ref=f"{submitted.pk:06d}")
+    for response in (api(people["grace"]).get("/api/v1/audit/", {"change": value}),):
+        assert response.status_code == 200, response.content
+        found = {e["target_id"] for e in response.json()["results"]}
+        assert found == {str(submitted.pk)}
+    page = Client()
+    page.force_login(people["grace"])
+    html = page.get("/audit/", {"change": value}).content.decode()
+    assert "change.submitted" in html or "Change submitted" in html
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_action_filter_matches_any_part_of_the_action(api, people, submitted):
+    services.vote_cast(change_id=submitted.pk, voter=people["bob"], decision="approve")
+    services.vote_cast(change_id=submitted.pk, voter=people["carol"], decision="approve")
+    actions = {e["action"] for e in api(people["grace"]).get("/api/v1/audit/", {"action": "decided"}).json()["results"]}
+    assert actions == {"change.decided"}
+    assert api(people["grace"]).get("/api/v1/audit/", {"change": "CHG-x"}).status_code == 400
