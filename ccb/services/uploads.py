@@ -12,10 +12,11 @@ ALLOWED_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jp
 def inspect_upload(upload: UploadedFile, errors: dict[str, list[str]]) -> str:
     """The detected MIME type; adds a message to ``errors['file']`` when the file is refused."""
     limit = settings.CCB_ATTACHMENT_MAX_BYTES
-    if upload.size > limit:
-        errors["file"] = [f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes."]
+    size = upload.size or 0
+    if size > limit:
+        errors["file"] = [f"The file is {size:,} bytes; the limit is {limit:,} bytes."]
         return ""
-    if upload.size == 0:
+    if size == 0:
         errors["file"] = ["The file is empty."]
         return ""
     upload.seek(0)

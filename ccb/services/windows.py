@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import UTC, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -87,10 +87,11 @@ def _record_check(change: ChangeRequest, problems: list[scheduling.Problem], act
         data={"trigger": trigger, "problems": change.schedule_problems},
     )
     if any(p.key not in before for p in problems):
+        assert change.planned_start and change.planned_end  # only booked changes are checked
         notifications.notify(
             event="schedule_conflict",
             change_id=change.pk,
-            user_ids=sorted({change.requester_id, change.implementer_id} - {None}),
+            user_ids=sorted(i for i in (change.requester_id, change.implementer_id) if i is not None),
             context={
                 "reference": change.reference,
                 "title": change.title,
@@ -121,7 +122,7 @@ def _other_change(change: ChangeRequest, problems: list[scheduling.Problem]) -> 
 @service
 def change_schedules_recheck(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     service_ids: Iterable[int] | None,
     trigger: str,
     exclude_change: int | None = None,
@@ -148,6 +149,7 @@ def change_schedules_recheck(
         ignore = OVERRIDABLE_SCHEDULE_RULES if change.schedule_override_reason else ()
         # A booking made before it covered the whole timeline (rollback included) is checked for all of it.
         minutes = scheduling.timeline_minutes(change)
+        assert change.planned_start and change.planned_end  # booked: both are set
         end = max(change.planned_end, change.planned_start + timedelta(minutes=minutes or 0))
         with timezone.override(UTC):  # stored for everyone to read, not in the zone of whoever triggered it
             problems = scheduling.check(change, change.planned_start, end, ignore=ignore)
@@ -165,7 +167,7 @@ def _who(actor: Any) -> str:
 
 @service
 def maintenance_window_save(
-    *, actor: AbstractBaseUser, data: dict[str, Any], instance: MaintenanceWindow | None = None
+    *, actor: User, data: dict[str, Any], instance: MaintenanceWindow | None = None
 ) -> MaintenanceWindow:
     """Create or change a window; ``data["dtstart"]`` is a naive local date-time in the window's zone."""
     lock_scheduling()
@@ -201,7 +203,7 @@ def maintenance_window_save(
 
 
 @service
-def maintenance_window_deactivate(*, actor: AbstractBaseUser, window_id: int) -> MaintenanceWindow:
+def maintenance_window_deactivate(*, actor: User, window_id: int) -> MaintenanceWindow:
     """Stop a window admitting changes; it stays on record, and booked changes that needed it are flagged."""
     lock_scheduling()
     window = (
@@ -245,7 +247,7 @@ def _freeze_record(freeze: FreezeWindow) -> dict:
 @service
 def freeze_save(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     data: dict[str, Any],
     services: list[Service] | None = None,
     instance: FreezeWindow | None = None,
@@ -287,7 +289,7 @@ def freeze_save(
 
 
 @service
-def freeze_deactivate(*, actor: AbstractBaseUser, freeze_id: int) -> FreezeWindow:
+def freeze_deactivate(*, actor: User, freeze_id: int) -> FreezeWindow:
     """Lift a freeze; booked changes it blocked are cleared."""
     lock_scheduling()
     freeze = FreezeWindow.objects.select_for_update(of=("self",)).select_related("board").get(pk=freeze_id)
@@ -308,7 +310,7 @@ def freeze_deactivate(*, actor: AbstractBaseUser, freeze_id: int) -> FreezeWindo
 
 
 @service
-def calendar_token_rotate(*, actor: AbstractBaseUser) -> CalendarFeedToken:
+def calendar_token_rotate(*, actor: User) -> CalendarFeedToken:
     """A new secret for the person's feed URL; the old URL stops working at once."""
     replaced, _ = CalendarFeedToken.objects.filter(user=actor).delete()
     token = CalendarFeedToken.objects.create(user=actor, key=secrets.token_urlsafe(32))
@@ -319,7 +321,7 @@ def calendar_token_rotate(*, actor: AbstractBaseUser) -> CalendarFeedToken:
 
 
 @service
-def calendar_token_revoke(*, actor: AbstractBaseUser) -> bool:
+def calendar_token_revoke(*, actor: User) -> bool:
     deleted, _ = CalendarFeedToken.objects.filter(user=actor).delete()
     if deleted:
         audit.record(actor=actor, action=AuditAction.CALENDAR_TOKEN_REVOKED, target=actor, data={})
