@@ -198,8 +198,8 @@ def runbook_version_new(request: HttpRequest, pk: int) -> HttpResponse:
             return refused(request, exc)
         context = _editor_context(runbook, source, request.user, error=f"{exc.message} (rule: {exc.rule})")
         return render(request, "deployments/partials/editor.html", {"ed": context}, status=403)
-    except PacketInvalid as exc:
-        errors = [m for msgs in exc.errors.values() for m in msgs]
+    except (PacketInvalid, ValueError) as exc:  # ValueError: see preview(); documents.parse lets it through
+        errors = [m for msgs in exc.errors.values() for m in msgs] if isinstance(exc, PacketInvalid) else [str(exc)]
         context = _editor_context(runbook, source, request.user, saved_errors=error_rows(errors))
         if not htmx:
             messages.error(request, "Not saved: " + " ".join(errors))
