@@ -105,7 +105,8 @@ def _spec(name: str, prop: dict, defs: dict, required: bool) -> FieldSpec:
         if "enum" in items:
             return make("multi", choices=tuple(map(str, items["enum"])), type_text="any of the choices")
         item = "int" if items.get("type") == "integer" else "text"
-        return make("lines", item_kind=item, type_text=f"a list of {_type_word(items.get('type', 'string'))}s")
+        words = "whole numbers" if item == "int" else "text values"
+        return make("lines", item_kind=item, type_text=f"a list of {words}")
     if "enum" in main:
         return make("choice", choices=tuple(map(str, main["enum"])), type_text="one of the choices")
     if kind == "boolean":
@@ -449,7 +450,7 @@ def _count(post: QueryDict, name: str) -> int:
 
 
 def _put(target: dict, key: str, value: Any) -> None:
-    if value not in (None, "", MISSING):
+    if value is not MISSING and value not in (None, "", {}, []):
         target[key] = value
 
 
@@ -482,7 +483,7 @@ def _read_step(post: QueryDict, prefix: str) -> tuple[dict, bool]:
     _put(step, "type", type_name)
     _put(step, "timeout_seconds", _number(post.get(f"{prefix}timeout_seconds", "").strip(), "int"))
     params, retyped = _read_params(post, prefix, type_name, post.get(f"{prefix}shown_type", type_name), type_specs)
-    step["params"] = params
+    _put(step, "params", params)
     _put(step, "on_failure", post.get(f"{prefix}on_failure", "").strip())
     _put(step, "pause_role", post.get(f"{prefix}pause_role", "").strip())
     step.update({k: v for k, v in _restore(post, f"{prefix}unknown").items() if k not in step})
@@ -495,7 +496,7 @@ def _read_strategy(post: QueryDict, prefix: str) -> tuple[dict, bool]:
     name = post.get(f"{p}name", "").strip() or "canary"
     strategy: dict[str, Any] = {"name": name, "type": type_name}
     params, retyped = _read_params(post, p, type_name, post.get(f"{p}shown_type", type_name), strategy_specs)
-    strategy["params"] = params
+    _put(strategy, "params", params)
     _put(strategy, "timeout_seconds", _number(post.get(f"{p}timeout_seconds", "").strip(), "int"))
     strategy.update({k: v for k, v in _restore(post, f"{p}unknown").items() if k not in strategy})
     return strategy, retyped

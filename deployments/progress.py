@@ -114,7 +114,7 @@ def _took(step: StepRun, now: Any) -> float | None:
     if step.started_at is None:
         return None
     end = step.finished_at or (now if step.status not in (StepStatus.PENDING, StepStatus.SKIPPED) else None)
-    return (end - step.started_at).total_seconds() if end else None
+    return max((end - step.started_at).total_seconds(), 0.0) if end else None
 
 
 @dataclass
@@ -147,6 +147,7 @@ class Panel:
     not_now: str
     armed: ArmedStart | None
     status_line: str
+    gate_question: str = ""
 
     @property
     def active(self) -> bool:
@@ -295,6 +296,7 @@ def panel_for(*, user: Any, change: Any) -> Panel:
     armed = ArmedStart.objects.filter(change_id=change.pk).select_related("armed_by").first()
     stages, loose = _stages(run, _approvers(change)) if run is not None else ([], [])
     can, not_now = _abilities(user, change, run, stages, armed)
+    waiting = _waiting_gate(run, stages) if run is not None else None
     return Panel(
         change=change,
         run=run,
@@ -304,4 +306,5 @@ def panel_for(*, user: Any, change: Any) -> Panel:
         not_now=not_now,
         armed=armed,
         status_line=_status_line(change, run, stages),
+        gate_question=waiting.gate["question"] if waiting is not None and waiting.gate else "",
     )

@@ -239,7 +239,7 @@ KIND_WORDS = {
 
 def _own_doc(cls: type) -> str:
     doc = cls.__dict__.get("__doc__") or ""
-    return " ".join(doc.split())
+    return " ".join(doc.replace("``", "").split())
 
 
 @login_required

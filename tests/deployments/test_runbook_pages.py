@@ -148,11 +148,11 @@ def test_the_step_types_page_lists_every_registered_type_with_its_parameters(peo
 def test_the_release_plan_shows_each_stage_its_go_no_go_and_rollback_and_the_plan_voted_on(people, submitted):
     page = html(signed_in(people["bob"]).get(f"/changes/{submitted.pk}/release-plan/"))
     assert "2 stages, planned to take 10 min" in page
-    canary = page.split('<td data-label="Stage"><strong>Canary</strong>')[1].split("</tr>")[0]
-    assert '<td data-label="Starts after">at the start</td>' in canary and "“Healthy?”" in canary
+    canary = page.split('<td data-label="Stage"><div><strong>Canary</strong>')[1].split("</tr>")[0]
+    assert '<td data-label="Starts after"><div>at the start</div></td>' in canary and "“Healthy?”" in canary
     assert "answered by an implementer, not the person who started the run, never an approver" in canary
-    full = page.split('<td data-label="Stage"><strong>Full</strong>')[1].split("</tr>")[0]
-    assert '<td data-label="Starts after">5 min</td>' in full
+    full = page.split('<td data-label="Stage"><div><strong>Full</strong>')[1].split("</tr>")[0]
+    assert '<td data-label="Starts after"><div>5 min</div></td>' in full
     assert "What the board votes on: revision 1" in page and "Wait 300 s: at 10%" in page
     digest = RevisionPlan.objects.get(revision=submitted.current_revision).digest
     assert digest[:17] in page
