@@ -159,6 +159,11 @@ class Panel:
         return self.active or (self.armed is not None and self.armed.run_id is None)
 
     @property
+    def every(self) -> str:
+        """How often the page asks: every 2 s while a run is active; an armed change's slot is not so near."""
+        return "2s" if self.active else "15s"
+
+    @property
     def actions_key(self) -> str:
         """Changes when what the person may do changes, and only then (their typing survives the polls)."""
         return hashlib.sha1(json.dumps(self.can, sort_keys=True, default=str).encode()).hexdigest()[:16]  # noqa: S324
