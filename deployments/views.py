@@ -20,7 +20,7 @@ from ccb import selectors as ccb_selectors
 from ccb.exceptions import PacketInvalid, PolicyViolation
 from ccb.web.helpers import attempt, refused
 
-from . import documents, editor, links, selectors, services, steps
+from . import documents, editor, fields, links, selectors, services, steps
 from .documents import GateSpec, StepSpec
 from .progress import allowed
 from .steps import strategies
@@ -251,18 +251,18 @@ def step_types(request: HttpRequest) -> HttpResponse:
             "kind": cls.kind,
             "kind_words": KIND_WORDS.get(cls.kind, ""),
             "doc": _own_doc(cls),
-            "fields": editor.field_specs(cls.params),
+            "fields": fields.field_specs(cls.params),
         }
         for name, cls in sorted(steps.REGISTRY.items())
     ]
     context = {
         "nav": "changes",
         "types": types,
-        "step_fields": [s for s in editor.field_specs(StepSpec) if s.name != "params"],
-        "gate_fields": editor.field_specs(GateSpec),
-        "strategies": editor.strategy_names(),
+        "step_fields": [s for s in fields.field_specs(StepSpec) if s.name != "params"],
+        "gate_fields": fields.field_specs(GateSpec),
+        "strategies": fields.strategy_names(),
         "shifting": strategies.SHIFTING_TYPES,
-        "knobs": editor.STRATEGY_KNOBS,
+        "knobs": fields.STRATEGY_KNOBS,
         "codedeploy": sorted(strategies.CODEDEPLOY.items()),
     }
     return render(request, "deployments/step_types.html", context)
