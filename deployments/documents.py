@@ -153,6 +153,14 @@ class StrategySpec(_Strict):
     @model_validator(mode="after")
     def _known(self) -> StrategySpec:
         strategies.resolve(self.name, self.type)  # raises ValueError naming what is known
+        for key in strategies.FIGURES:
+            value = self.params.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 86400:
+                raise ValueError(f"params.{key} must be a whole number (0 to 604800), not {value!r}")
+            if key == "percent" and not 1 <= value <= 99:
+                raise ValueError(f"params.percent must be 1 to 99, not {value}")
         if self.type not in steps.REGISTRY:
             raise ValueError(f"unknown step type {self.type!r}; known: {', '.join(sorted(steps.REGISTRY))}")
         return self

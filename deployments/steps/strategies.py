@@ -14,6 +14,8 @@ import re
 from typing import Any
 
 SHIFTING_TYPES = ("lambda_canary", "ecs_blue_green")
+# The strategy's own figures, taken out of the params it hands its steps.
+FIGURES = ("percent", "bake_seconds", "interval_seconds", "final_bake_seconds")
 
 # CodeDeploy's predefined configurations (docs: "Deployment configurations on an AWS Lambda compute
 # platform" and "... on an Amazon ECS compute platform"): (kind, percent, minutes).

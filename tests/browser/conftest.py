@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ..ccb.conftest import approve, windows  # noqa: F401 - the scheduling fixtures, for changes that run
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls our fixtures make here are
 # still ordinary synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
