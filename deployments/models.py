@@ -288,3 +288,22 @@ class SentNotice(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DriftAcceptance(models.Model):
+    """The chair accepts that live state moved from the plan the board approved, for one revision and
+    one reading of live state (its digest); the implementer's start then goes ahead with it on record."""
+
+    change = models.ForeignKey("ccb.ChangeRequest", on_delete=models.CASCADE, related_name="drift_acceptances")
+    revision = models.ForeignKey("ccb.ChangeRevision", on_delete=models.CASCADE, related_name="+")
+    live_digest = models.CharField(max_length=64)
+    drift = models.JSONField(default=list)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"drift of change {self.change_id} accepted by {self.accepted_by_id}"

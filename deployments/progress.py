@@ -257,9 +257,10 @@ def _abilities(user: Any, change: Any, run: DeploymentRun | None, stages: list[S
     if change.status == Status.SCHEDULED and not active and implements:
         not_now = _start_problem(change, timezone.now())
         can["start"] = not not_now
-        can["accept_drift"] = allowed(policies.assert_can_accept_drift, actor=user, change=change)
         can["arm"] = armed is None or armed.run_id is not None
         can["disarm"] = armed is not None and armed.run_id is None
+    if change.status == Status.SCHEDULED and not active:
+        can["accept_drift"] = allowed(policies.assert_can_accept_drift, actor=user, change=change)
     if active:
         assert run is not None
         can["abort"] = run.status != RunStatus.ROLLING_BACK and allowed(

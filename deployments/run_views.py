@@ -90,6 +90,39 @@ def deployment_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def deployment_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read live state and show how it differs from the plan the board approved (nothing is changed)."""
+    change = ccb_selectors.change_request_get(user=request.user, pk=pk)
+    if not (
+        allowed(policies.assert_can_accept_drift, actor=request.user, change=change)
+        or allowed(policies.assert_can_implement, actor=request.user, change=change)
+    ):
+        return _panel_response(
+            request,
+            change,
+            status=403,
+            error="Live state is compared with the plan by the implementer or the board's chair.",
+        )
+    drift = runs.plan_drift_now(change)
+    if not drift:
+        return _panel_response(request, change, notice="Live state matches the plan the board approved.")
+    return _panel_response(request, change, drift=drift, notice="Live state differs from the approved plan.")
+
+
+@login_required
+@require_POST
+def deployment_accept_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    change = ccb_selectors.change_request_get(user=request.user, pk=pk)
+
+    def accept() -> None:
+        plan = runs.live_plan(change, change.environment)  # reads AWS: outside the service's transaction
+        runs.run_accept_drift(change_id=change.pk, actor=request.user, plan=plan, reason=request.POST.get("reason", ""))
+
+    return _act(request, change, accept, "Drift accepted: the implementer may start the deployment.")
+
+
+@login_required
+@require_POST
 def deployment_arm(request: HttpRequest, pk: int) -> HttpResponse:
     change = ccb_selectors.change_request_get(user=request.user, pk=pk)
     return _act(

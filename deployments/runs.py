@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from ccb import policies
+from ccb import audit, policies
 from ccb import services as ccb_services
 from ccb.choices import AuditAction, Status
 from ccb.exceptions import Conflict, IllegalTransition, PacketInvalid
@@ -21,7 +21,7 @@ from ccb.services.base import lock_change, service
 
 from . import documents, engine, links
 from .checks import freeze_problem, window_problem
-from .models import ACTIVE_RUN_STATES, DeploymentRun, RunStatus, StepRun, StepStatus
+from .models import ACTIVE_RUN_STATES, DeploymentRun, DriftAcceptance, RunStatus, StepRun, StepStatus
 from .notices import deployment_started
 
 
@@ -105,19 +105,16 @@ def run_start(
     if binding:  # what would run is not what was approved: no drift to accept, it must be approved again
         raise Conflict(binding)
     drift = engine.plan_drift(_approved_plan(change), plan.steps)
-    reason = drift_reason.strip()
-    if drift and not reason:
-        raise DriftRefused(drift)
-    if drift:
-        policies.assert_can_accept_drift(actor=person if armed_by is None else actor, change=change)
+    acceptance = _accepted(change, plan, drift, drift_reason.strip(), person if armed_by is None else actor)
+    reason = acceptance.reason if acceptance else ""
     decision = change.decisions.filter(revision=change.current_revision).order_by("-pk").first()
     run.revision_hash = change.revision.content_hash
     run.runbook_hash = version.content_hash
     run.plan_digest = decision.plan_digest if decision and decision.plan_digest else plan.digest
     run.plan = {"steps": plan.steps, "digest": plan.digest}
     run.drift = drift
-    if drift:
-        run.drift_accepted_by, run.drift_reason = person, reason
+    if acceptance is not None:
+        run.drift_accepted_by, run.drift_reason = acceptance.accepted_by, acceptance.reason
     run.save()
     _create_steps(run, version.document)
     ccb_services.change_request_start_implementation(change_id=change.pk, actor=person, run_id=run.pk)
@@ -130,12 +127,68 @@ def run_start(
         drift=[f"{d['name']}: {d['field']}" for d in drift],
         drift_reason=reason,
     )
-    if drift:
-        engine.record(
-            run, AuditAction.DEPLOYMENT_DRIFT_ACCEPTED, accepted_by=person.get_username(), reason=reason, drift=drift
-        )
     _wake(run)
     return run
+
+
+def _accepted(change: Any, plan: LivePlan, drift: list[dict], reason: str, actor: User) -> DriftAcceptance | None:
+    """The chair's acceptance of exactly this drift (this revision, this reading of live state), or None
+    when there is no drift; DriftRefused when there is drift nobody accepted. A chair who starts the run
+    may accept it in the same act, with ``reason``."""
+    if not drift:
+        return None
+    found = DriftAcceptance.objects.filter(
+        change=change, revision_id=change.current_revision_id, live_digest=plan.digest
+    ).first()
+    if found is None and reason:
+        found = _record_acceptance(change, plan, drift, reason, actor)
+    if found is None:
+        raise DriftRefused(drift)
+    return found
+
+
+def _record_acceptance(change: Any, plan: LivePlan, drift: list[dict], reason: str, actor: User) -> DriftAcceptance:
+    policies.assert_can_accept_drift(actor=actor, change=change)
+    acceptance = DriftAcceptance.objects.create(
+        change=change,
+        revision_id=change.current_revision_id,
+        live_digest=plan.digest,
+        drift=drift,
+        accepted_by=actor,
+        reason=reason,
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.DEPLOYMENT_DRIFT_ACCEPTED,
+        target=change,
+        data={
+            "revision": change.revision.content_hash,
+            "live_digest": plan.digest,
+            "reason": reason,
+            "drift": [f"{d['name']}: {d['field']}" for d in drift],
+        },
+    )
+    return acceptance
+
+
+def plan_drift_now(change: Any) -> list[dict]:
+    """How live state differs now from the plan the board approved (read-only; calls AWS)."""
+    return engine.plan_drift(_approved_plan(change), live_plan(change, change.environment).steps)
+
+
+@service
+def run_accept_drift(*, change_id: int, actor: User, plan: LivePlan, reason: str) -> DriftAcceptance:
+    """The board's chair accepts the drift live state shows now from the approved plan, with a reason,
+    so the implementer may start; a later change of live state needs a new acceptance."""
+    change = lock_change(change_id)
+    if change.status != Status.SCHEDULED:
+        raise IllegalTransition(change.status, "accept drift for")
+    drift = engine.plan_drift(_approved_plan(change), plan.steps)
+    if not drift:
+        raise Conflict("Live state matches the plan the board approved: there is no drift to accept.")
+    if not reason.strip():
+        raise PacketInvalid({"reason": ["Say why the drift is acceptable."]})
+    return _record_acceptance(change, plan, drift, reason.strip(), actor)
 
 
 def _create_steps(run: DeploymentRun, document: dict) -> None:

@@ -17,6 +17,10 @@ urlpatterns = [
     path("changes/<int:pk>/deployment/", run_views.change_deployment, name="change-deployment"),
     path("changes/<int:pk>/deployment/start/", run_views.deployment_start, name="deployment-start"),
     path("changes/<int:pk>/deployment/arm/", run_views.deployment_arm, name="deployment-arm"),
+    path("changes/<int:pk>/deployment/drift/", run_views.deployment_drift, name="deployment-drift"),
+    path(
+        "changes/<int:pk>/deployment/accept-drift/", run_views.deployment_accept_drift, name="deployment-accept-drift"
+    ),
     path("changes/<int:pk>/deployment/disarm/", run_views.deployment_disarm, name="deployment-disarm"),
     path("deployments/<int:run_id>/abort/", run_views.run_abort, name="run-abort"),
     path("deployments/<int:run_id>/gates/<int:position>/answer/", run_views.run_answer, name="run-answer"),

@@ -236,6 +236,32 @@ class PlanView(APIView):
         )
 
 
+class AcceptDriftSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class AcceptDriftView(APIView):
+    """The board's chair accepts the drift live state shows now from the approved plan (POST, with a
+    reason); the implementer's start then goes ahead with it on record."""
+
+    @extend_schema(request=AcceptDriftSerializer, responses={201: dict})
+    def post(self, request, pk=None):
+        change = ccb_selectors.change_request_get(user=request.user, pk=pk)
+        data = _valid(AcceptDriftSerializer, request)
+        plan = runs.live_plan(change, change.environment)
+        accepted = runs.run_accept_drift(change_id=change.pk, actor=request.user, plan=plan, reason=data["reason"])
+        return Response(
+            {
+                "change": change.pk,
+                "accepted_by": accepted.accepted_by.username,
+                "reason": accepted.reason,
+                "drift": accepted.drift,
+                "live_digest": accepted.live_digest,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
 class ArmView(APIView):
     """Arm the change to start itself when its slot opens (POST), or disarm it (DELETE)."""
 

@@ -128,6 +128,7 @@ deployment-extend               POST     401       403       403    ok    403   
 change-plan                     GET      401       ok        ok     ok    ok          ok      404
 change-arm                      POST     401       403       403    403   ok          403     404
 change-arm                      DELETE   401       403       403    403   ok          403     404
+change-accept-drift             POST     401       403       403    ok    403         403     404
 schema                          GET      401       ok        ok     ok    ok          ok      ok
 api-docs                        GET      401       ok        ok     ok    ok          ok      ok
 """
@@ -157,7 +158,8 @@ api-docs                        GET      401       ok        ok     ok    ok    
 # - Deployment runs are seen by whoever sees their change. A run is started, retried and armed by the
 #   change's implementer alone; aborted by the implementer or the chair; a held run is given more time
 #   by the chair; a gate is answered by the role its runbook names (here the implementer, with
-#   not_starter false, so frank who started it may answer). retry and extend on a run that is neither
+#   not_starter false, so frank who started it may answer). accept-drift is the chair's; with no drift
+#   it gets past authorization to a 409. retry and extend on a run that is neither
 #   paused nor held get past authorization to a 409.
 # - calendar-token manages the caller's own feed secret, so every signed-in person, the auditor
 #   included, may read, rotate and revoke theirs: it grants reading only what they already read.
@@ -413,6 +415,7 @@ class World:
 CHANGE_FOR_ROUTE = {
     "change-plan": lambda w: w.scheduled_change,
     "change-arm": lambda w: w.scheduled_change,
+    "change-accept-drift": lambda w: w.scheduled_change,
     "change-retrospective": lambda w: w.emergency_change,
     "change-satisfy-condition": lambda w: w.conditional_change,
 }
@@ -549,6 +552,7 @@ BODIES = {
     ("deployment-extend", "POST"): (lambda w: {"minutes": 30, "reason": "Finish tonight."}, "json"),
     ("change-arm", "POST"): (lambda w: {}, "json"),
     ("change-arm", "DELETE"): (lambda w: {}, "json"),
+    ("change-accept-drift", "POST"): (lambda w: {"reason": "The new alarm threshold is expected."}, "json"),
 }
 
 

@@ -370,3 +370,33 @@ def test_a_failed_analysis_pauses_for_the_named_roles_go_no_go(deployable, peopl
     run = drive(run, clock)
     assert run.status == RunStatus.SUCCEEDED and CALLS[-2:] == [("execute", "c"), ("verify", "c")]
     assert run.steps.get(name="Analyse").status == StepStatus.SKIPPED
+
+
+def test_the_chair_accepts_the_drift_and_the_implementer_then_starts(deployable, people):
+    change = deployable()
+    LIVE["version"] = 2
+    plan = runs.live_plan(change, change.environment)
+    with pytest.raises(PolicyViolation) as refused:
+        runs.run_accept_drift(change_id=change.pk, actor=people["frank"], plan=plan, reason="Fine by me.")
+    assert refused.value.rule == "chair_accepts_drift"
+    runs.run_accept_drift(change_id=change.pk, actor=people["erin"], plan=plan, reason="The new version is expected.")
+    run = runs.run_start(change_id=change.pk, actor=people["frank"], plan=runs.live_plan(change, change.environment))
+    assert (run.drift_accepted_by, run.drift_reason) == (people["erin"], "The new version is expected.")
+    assert {d["name"] for d in run.drift} == {"Record a", "Record b"}
+    accepted = AuditEvent.objects.get(action="deployment.drift_accepted", target_id=str(change.pk))
+    assert accepted.actor_name == "erin"
+
+
+def test_an_acceptance_covers_only_the_drift_the_chair_saw(deployable, people):
+    change = deployable()
+    LIVE["version"] = 2
+    runs.run_accept_drift(
+        change_id=change.pk,
+        actor=people["erin"],
+        plan=runs.live_plan(change, change.environment),
+        reason="Version 2 is expected.",
+    )
+    LIVE["version"] = 3  # live state moved again after the chair looked
+    with pytest.raises(runs.DriftRefused):
+        runs.run_start(change_id=change.pk, actor=people["frank"], plan=runs.live_plan(change, change.environment))
+    assert not DeploymentRun.objects.exists()

@@ -152,9 +152,13 @@ def test_only_the_changes_implementer_is_offered_start_and_arm(deployable, peopl
     change = deployable()
     page = panel(as_(people["frank"]), change)
     assert START in page and ARM in page and "No deployment has run yet." in page
-    for who in ("alice", "bob", "carol", "erin", "mia", "quinn", "grace"):
+    for who in ("alice", "bob", "carol", "mia", "quinn", "grace"):
         page = panel(as_(people[who]), change)
         assert START not in page and ARM not in page and "<form" not in page, who
+    # the chair cannot start either, but may compare live state with the plan (and accept drift)
+    page = panel(as_(people["erin"]), change)
+    assert START not in page and ARM not in page and page.count("<form") == 1
+    assert "Compare live state with the approved plan" in page
 
 
 def test_a_slot_not_yet_open_is_said_and_no_start_is_offered(deployable, people, as_):
@@ -490,3 +494,24 @@ def test_the_dashboards_deployment_cards_cost_a_bounded_number_of_queries(
     frank = as_(people["frank"])
     with django_assert_max_num_queries(MAX_DASHBOARD_QUERIES):
         assert frank.get("/deployments/dashboard/").status_code == 200
+
+
+def test_the_chair_compares_live_state_and_accepts_the_drift_on_the_page(deployable, people, as_):
+    change = deployable(fail="")  # page_probe steps, whose plan reads LIVE
+    LIVE["version"] = 2
+    try:
+        erin = as_(people["erin"])
+        shown = erin.post(f"/changes/{change.pk}/deployment/drift/", HTTP_HX_REQUEST="true").content.decode()
+        assert 'data-testid="drift"' in shown and "Accept the drift" in shown
+        refused = as_(people["frank"]).post(
+            f"/changes/{change.pk}/deployment/accept-drift/", {"reason": "ok"}, HTTP_HX_REQUEST="true"
+        )
+        assert refused.status_code == 403 and "chair_accepts_drift" in refused.content.decode()
+        accepted = erin.post(
+            f"/changes/{change.pk}/deployment/accept-drift/", {"reason": "Expected."}, HTTP_HX_REQUEST="true"
+        )
+        assert accepted.status_code == 200 and "Drift accepted" in accepted.content.decode()
+        started = as_(people["frank"]).post(f"/changes/{change.pk}/deployment/start/", HTTP_HX_REQUEST="true")
+        assert started.status_code == 200 and "The deployment has started." in started.content.decode()
+    finally:
+        LIVE["version"] = 1
