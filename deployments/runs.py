@@ -181,6 +181,7 @@ def run_accept_drift(*, change_id: int, actor: User, plan: LivePlan, reason: str
     """The board's chair accepts the drift live state shows now from the approved plan, with a reason,
     so the implementer may start; a later change of live state needs a new acceptance."""
     change = lock_change(change_id)
+    policies.assert_can_accept_drift(actor=actor, change=change)
     if change.status != Status.SCHEDULED:
         raise IllegalTransition(change.status, "accept drift for")
     drift = engine.plan_drift(_approved_plan(change), plan.steps)
